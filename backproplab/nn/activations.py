@@ -1,0 +1,91 @@
+"""Activation functions and their derivatives, as one table.
+
+Each entry is a pair (f, df): `f(z)` and `df(z, a)`, the derivative f'(z) given z and a = f(z)
+(tanh and sigmoid are cheapest written in terms of a). Adding an activation is two functions and
+one entry; the CLI's choices come from this table.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+
+class Activation(NamedTuple):
+    f: Callable[[np.ndarray], np.ndarray]
+    df: Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def tanh(z):
+    return np.tanh(z)
+
+
+def tanh_prime(z, a):
+    return 1.0 - a**2  # sech^2(z) = 1 - tanh^2(z)
+
+
+def sigmoid(z):
+    # exp of a non-positive number only, so |z| > 700 neither overflows nor warns.
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def sigmoid_prime(z, a):
+    return a * (1.0 - a)  # f(z)(1 - f(z))
+
+
+def relu(z):
+    return np.maximum(z, 0.0)
+
+
+def relu_prime(z, a):
+    return (z >= 0).astype(z.dtype)  # 1 for z >= 0, as the problem set defines it (also at 0)
+
+
+LEAKY_SLOPE = 0.01
+
+
+def leaky_relu(z):
+    return np.where(z >= 0, z, LEAKY_SLOPE * z)
+
+
+def leaky_relu_prime(z, a):
+    return np.where(z >= 0, 1.0, LEAKY_SLOPE).astype(z.dtype)
+
+
+def identity(z):
+    return z
+
+
+def identity_prime(z, a):
+    return np.ones_like(z)
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    "tanh": Activation(tanh, tanh_prime),
+    "sigmoid": Activation(sigmoid, sigmoid_prime),
+    "relu": Activation(relu, relu_prime),
+    "leaky_relu": Activation(leaky_relu, leaky_relu_prime),
+    "identity": Activation(identity, identity_prime),
+}
+
+
+def activation_name(name) -> str:
+    """The table's key for `name` (case-insensitive, '-' as '_'), or a ValueError listing them."""
+    key = name.lower().replace("-", "_") if isinstance(name, str) else None
+    if key not in ACTIVATIONS:
+        raise ValueError(f"activation={name!r} is not one of {', '.join(ACTIVATIONS)}")
+    return key
+
+
+def softmax(z):
+    """Row-wise softmax over the last axis; subtracting the row max keeps exp from overflowing."""
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def log_softmax(z):
+    """log(softmax(z)) computed without ever taking log(0)."""
+    shifted = z - z.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
