@@ -7,7 +7,8 @@ same call with another seed (`heldout_sample`). Blobs keep fixed centres (those 
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 from sklearn import datasets as skd

@@ -54,7 +54,8 @@ def plot_dataset(X, y, ax=None, title=None, n_classes=None):
 def decision_grid(X, resolution=200, margin=0.5):
     """A (resolution x resolution) mesh covering X's bounding box plus `margin`."""
     lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin
-    xx, yy = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
+    xx, yy = np.meshgrid(np.linspace(lo[0], hi[0], resolution),
+                         np.linspace(lo[1], hi[1], resolution))
     return xx, yy, np.c_[xx.ravel(), yy.ravel()]
 
 

@@ -7,7 +7,8 @@ one entry; the CLI's choices come from this table.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 

@@ -5,8 +5,8 @@
 
 Conventions (those of the classic nn-from-scratch tutorial, so numbers are comparable):
 - examples are rows: X is (N, d), W[l] is (d_l, d_{l+1}), b[l] is (d_{l+1},);
-- weights are drawn from `np.random.RandomState(seed)` layer by layer as randn(d_in, d_out)/sqrt(d_in),
-  biases start at zero; no global RNG state is touched;
+- weights are drawn from `np.random.RandomState(seed)` layer by layer as
+  randn(d_in, d_out) / sqrt(d_in), biases start at zero; no global RNG state is touched;
 - loss L = -(1/N) sum_n log a2[n, y_n] + (reg_lambda / 2N) sum ||W||^2;
 - `backpropagation` returns the gradient of N*L (summed over examples, not averaged) as the
   problem set derives it, so a step is W -= epsilon * dW with the tutorial's epsilon = 0.01.
