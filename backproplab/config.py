@@ -79,3 +79,16 @@ def int_list(text: str) -> list[int]:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated integers such as 2,3,2, got {text!r}") from None
+
+
+def checked(convert):
+    """An argparse type from a function that raises ValueError with a good message."""
+
+    def parse(text):
+        try:
+            return convert(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = getattr(convert, "__name__", "value")
+    return parse

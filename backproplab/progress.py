@@ -38,6 +38,15 @@ class Progress:
                 self.stream.write(self._line(now) + "\n")
                 self.stream.flush()
 
+    def write(self, message: str) -> None:
+        """Print a line of output without tearing the bar (it is redrawn below)."""
+        if self.tty and self.enabled:
+            self.stream.write("\r\033[K")
+        print(message, flush=True)
+        if self.tty and self.enabled:
+            self.stream.write(self._line(time.perf_counter()))
+            self.stream.flush()
+
     def _line(self, now: float) -> str:
         frac = self.n / self.total
         elapsed = now - self.start

@@ -1,0 +1,59 @@
+"""Check backpropagation against central differences for a network of any shape.
+
+Draws random inputs X ~ N(0, 1) and labels from the seed, builds DeepNeuralNetwork(--dims),
+and prints, for every parameter, the relative error ||analytic - numeric|| / (||analytic|| +
+||numeric||). Exits with status 1 if any error exceeds --threshold.
+
+example: backproplab gradcheck --dims 2,5,5,3 --activation sigmoid
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from backproplab import config
+from backproplab.nn import network
+from backproplab.nn.activations import ACTIVATIONS, activation_name
+from backproplab.nn.gradcheck import STEP, THRESHOLD, gradcheck, min_abs_net_input
+
+
+@dataclass
+class GradcheckConfig:
+    dims: list[int] = field(default_factory=lambda: [2, 5, 5, 3], metadata={
+        "help": "layer sizes, input to output", "type": config.int_list,
+        "metavar": "D0,D1,...,K"})
+    activation: str = field(default=network.ACTIVATION, metadata={
+        "help": f"hidden activation: {', '.join(ACTIVATIONS)}",
+        "type": config.checked(activation_name)})
+    samples: int = field(default=20, metadata={"help": "random examples"})
+    reg_lambda: float = field(default=network.REG_LAMBDA, metadata={"help": "L2 strength"})
+    seed: int = field(default=0, metadata={"help": "seed of the weights and the random data"})
+    threshold: float = field(default=THRESHOLD, metadata={"help": "largest relative error passed"})
+
+
+def add_arguments(parser):
+    config.add_arguments(parser, GradcheckConfig)
+
+
+def run(args) -> int:
+    cfg = config.from_args(GradcheckConfig, args)
+    model = network.DeepNeuralNetwork(cfg.dims, cfg.activation, cfg.reg_lambda, cfg.seed)
+    network.check_number("--samples", cfg.samples, low=1, strict=False, integer=True)
+    rng = np.random.RandomState(cfg.seed)
+    X = rng.randn(cfg.samples, model.dims[0])
+    y = rng.randint(0, model.n_classes, cfg.samples)
+    errors = gradcheck(model, X, y)
+    print(f"{model}, {cfg.samples} examples, central differences with h={STEP}")
+    print(f"{'parameter':<10} {'shape':<10} relative error")
+    for (name, err), p in zip(errors.items(), model.parameters()):
+        flag = "" if err <= cfg.threshold else f"  > {cfg.threshold}"
+        print(f"{name:<10} {'x'.join(map(str, p.shape)):<10} {err:.2e}{flag}")
+    kink = min_abs_net_input(model, X)
+    if kink < 100 * STEP and model.activation in ("relu", "leaky_relu"):
+        print(f"note: a net input lies {kink:.1e} from ReLU's kink at 0, where the numerical "
+              "derivative is not defined; try another --seed")
+    worst = max(errors.values())
+    print(f"largest relative error {worst:.2e}: {'ok' if worst <= cfg.threshold else 'FAILED'}")
+    return 0 if worst <= cfg.threshold else 1
