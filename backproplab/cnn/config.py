@@ -1,0 +1,126 @@
+"""The CNN's options: one dataclass per component (data, trainer, monitor) and the recipes.
+
+PyTorch-free, so that `backproplab --help` builds the train-cnn flags without importing torch.
+Every field's default reproduces the problem set; its metadata is the flag's help.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from backproplab.data import DATASETS
+from backproplab.errors import BackproplabError
+
+ACTIVATION_NAMES = ("relu", "tanh")  # keys of backproplab.cnn.model.ACTIVATIONS
+DATASET_CHOICES = (*DATASETS, "mnist-subset")  # mnist-subset: the one bundled with the package
+DEFAULT_LR = {"adam": 1e-3, "sgd": 0.01}
+OPTIMIZERS = tuple(DEFAULT_LR)
+SCHEDULERS = ("none", "step", "onecycle")
+# Presets are data: each names the TrainConfig fields it changes; flags given explicitly win.
+RECIPES = {
+    "classic": {},  # the problem set's configuration: batch 64, 10 epochs, constant lr
+    "fast": {"optimizer": "adam", "batch_size": 128, "epochs": 4, "lr": 0.005,
+             "scheduler": "onecycle"},
+}
+
+@dataclass
+class DataConfig:
+    dataset: str = field(default="mnist", metadata={
+        "choices": DATASET_CHOICES,
+        "help": "mnist, fashion-mnist, or mnist-subset (the 10,000/2,000 subset bundled with "
+                "backproplab, for offline demos)"})
+    data_dir: str | None = field(default=None, metadata={
+        "metavar": "DIR", "help": "folder holding the four IDX files (raw or .gz); else "
+        "$BACKPROPLAB_DATA, the user cache, system folders, then a download"})
+    download: bool = field(default=True, metadata={
+        "help": "download the dataset into the user cache when it is found nowhere"})
+    train_limit: int = field(default=0, metadata={
+        "help": "use only the first N training examples (0: all)"})
+    test_limit: int = field(default=0, metadata={
+        "help": "use only the first N test examples (0: all)"})
+    val_size: int = field(default=0, metadata={
+        "help": "hold out the last N training examples for validation (0: none)"})
+
+    def __post_init__(self):
+        if self.dataset not in DATASET_CHOICES:
+            raise BackproplabError(f"unknown dataset {self.dataset!r}; valid: "
+                                   f"{', '.join(DATASET_CHOICES)}")
+        for name in ("train_limit", "test_limit", "val_size"):
+            if getattr(self, name) < 0:
+                raise BackproplabError(f"--{name.replace('_', '-')} must be >= 0, "
+                                       f"got {getattr(self, name)}")
+
+
+@dataclass
+class MonitorConfig:
+    monitor_every: int = field(default=100, metadata={
+        "help": "write per-layer statistics every N iterations (0: never)"})
+    hist_bins: int = field(default=30, metadata={"help": "bins of each histogram"})
+
+    def __post_init__(self):
+        if self.monitor_every < 0:
+            raise BackproplabError(f"--monitor-every must be >= 0, got {self.monitor_every}")
+        if self.hist_bins < 1:
+            raise BackproplabError(f"--hist-bins must be positive, got {self.hist_bins}")
+
+
+@dataclass
+class TrainConfig:
+    optimizer: str = field(default="adam", metadata={"choices": OPTIMIZERS,
+                                                     "help": "optimiser"})
+    activation: str = field(default="relu", metadata={"choices": ACTIVATION_NAMES,
+                                                      "help": "activation after conv1, conv2, fc1"})
+    epochs: int = field(default=10, metadata={"help": "passes over the training set"})
+    batch_size: int = field(default=64, metadata={"help": "examples per step (per process)"})
+    lr: float | None = field(default=None, metadata={
+        "type": float, "show_default": "adam 0.001, sgd 0.01", "help": "learning rate"})
+    momentum: float = field(default=0.5, metadata={"help": "SGD momentum"})
+    weight_decay: float = field(default=0.0, metadata={"help": "L2 weight decay"})
+    scheduler: str = field(default="none", metadata={
+        "choices": SCHEDULERS, "help": "learning-rate schedule: none, step (x0.7 per epoch) or "
+        "onecycle (warm up to --lr, then anneal, per step)"})
+    seed: int = field(default=0, metadata={"help": "seed of the weights, data order, dropout"})
+    device: str = field(default="auto", metadata={
+        "help": "auto (CUDA if present, else CPU), cpu, cuda, cuda:N"})
+    logdir: str | None = field(default=None, metadata={
+        "metavar": "DIR", "show_default": "runs/DATASET-OPTIMIZER-ACTIVATION-sSEED",
+        "help": "run folder: TensorBoard events, checkpoint, CSVs"})
+    resume: bool = field(default=False, metadata={"help": "continue the run in --logdir"})
+    overwrite: bool = field(default=False, metadata={
+        "help": "replace the run in --logdir (only backproplab's files are removed)"})
+    save_model: bool = field(default=False, metadata={"help": "write the final weights to "
+                                                      "LOGDIR/model.pt (see evaluate-cnn)"})
+    eval_batch_size: int = field(default=1000, metadata={"help": "examples per test batch"})
+
+    def __post_init__(self):
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("activation", self.activation, ACTIVATION_NAMES)
+        _choice("scheduler", self.scheduler, SCHEDULERS)
+        for name in ("epochs", "batch_size", "eval_batch_size"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) <= 0:
+                raise BackproplabError(f"--{name.replace('_', '-')} must be a positive integer, "
+                                       f"got {getattr(self, name)!r}")
+        if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
+            raise BackproplabError(f"--lr must be positive, got {self.lr}")
+        if not 0 <= self.momentum < 1:
+            raise BackproplabError(f"--momentum must be in [0, 1), got {self.momentum}")
+        if self.weight_decay < 0:
+            raise BackproplabError(f"--weight-decay must be >= 0, got {self.weight_decay}")
+
+    @property
+    def learning_rate(self) -> float:
+        return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
+
+
+def with_recipe(recipe: str, **explicit) -> TrainConfig:
+    """TrainConfig from a preset of RECIPES, then the explicitly given fields on top."""
+    if recipe not in RECIPES:
+        raise BackproplabError(f"unknown recipe {recipe!r}; valid: {', '.join(RECIPES)}")
+    return TrainConfig(**{**RECIPES[recipe], **explicit})
+
+
+
+def _choice(name: str, value, valid) -> None:
+    if value not in valid:
+        raise BackproplabError(f"unknown {name} {value!r}; valid: {', '.join(valid)}")
