@@ -1,0 +1,76 @@
+"""A stack of seeds trains exactly like each network alone."""
+
+import numpy as np
+import pytest
+
+from backproplab.datasets import load_dataset
+from backproplab.nn.batched import BatchedNetwork
+from backproplab.nn.network import DeepNeuralNetwork, NeuralNetwork
+
+SEEDS = [0, 1, 2]
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "relu"])
+def test_each_stacked_seed_equals_its_network_trained_alone(activation):
+    X, y = load_dataset("moons")
+    dims = [2, 3, 3, 2]
+    stack = BatchedNetwork(dims, activation, 0.01, seeds=SEEDS)
+    stack.fit_model(X, y, num_passes=2000, print_loss=False)
+    losses, predictions = stack.calculate_loss(X, y), stack.predict(X)
+    assert losses.shape == (3,) and predictions.shape == (3, len(X))
+    for s, seed in enumerate(SEEDS):
+        alone = DeepNeuralNetwork(dims, activation, 0.01, seed).fit_model(
+            X, y, num_passes=2000, print_loss=False)
+        assert abs(losses[s] - alone.calculate_loss(X, y)) < 1e-8
+        np.testing.assert_array_equal(predictions[s], alone.predict(X))
+
+
+def test_a_stack_of_three_layer_networks_equals_neural_network():
+    X, y = load_dataset("blobs")
+    stack = BatchedNetwork([2, 4, 4], "tanh", 0.01, seeds=SEEDS)
+    stack.fit_model(X, y, num_passes=2000, print_loss=False)
+    for s, seed in enumerate(SEEDS):
+        alone = NeuralNetwork(2, 4, 4, "tanh", 0.01, seed).fit_model(
+            X, y, num_passes=2000, print_loss=False)
+        assert abs(stack.calculate_loss(X, y)[s] - alone.calculate_loss(X, y)) < 1e-8
+        np.testing.assert_array_equal(stack.predict(X)[s], alone.predict(X))
+
+
+def test_network_extracts_one_seed_with_its_parameters():
+    X, y = load_dataset("moons")
+    stack = BatchedNetwork([2, 5, 2], "relu", 0.0, seeds=[3, 7]).fit_model(
+        X, y, num_passes=50, print_loss=False)
+    net = stack.network(1)
+    assert isinstance(net, DeepNeuralNetwork) and net.seed == 7
+    np.testing.assert_array_equal(net.predict_proba(X), stack.predict_proba(X)[1])
+
+
+def test_history_records_one_value_per_seed():
+    X, y = load_dataset("moons")
+    stack = BatchedNetwork([2, 3, 2], seeds=[0, 1]).fit_model(
+        X, y, num_passes=20, print_loss=False, record_every=10)
+    assert stack.history["pass"] == [10, 20]
+    assert np.shape(stack.history["loss"]) == (2, 2)
+    assert np.shape(stack.history["train_accuracy"]) == (2, 2)
+
+
+def test_a_stack_of_one_seed_reproduces_mini_batch_training():
+    X, y = load_dataset("moons")
+    stack = BatchedNetwork([2, 3, 2], seeds=[4]).fit_model(
+        X, y, num_passes=300, print_loss=False, batch_size=32)
+    alone = DeepNeuralNetwork([2, 3, 2], seed=4).fit_model(
+        X, y, num_passes=300, print_loss=False, batch_size=32)
+    assert abs(stack.calculate_loss(X, y)[0] - alone.calculate_loss(X, y)) < 1e-8
+
+
+@pytest.mark.parametrize("seeds, message", [
+    ([], "at least one"), ([1, 1], "repeats"), ([-1], "seed=-1"), ("012", "list")])
+def test_bad_seeds_are_refused_with_the_value(seeds, message):
+    with pytest.raises(ValueError, match=message):
+        BatchedNetwork([2, 3, 2], seeds=seeds)
+
+
+def test_mini_batches_over_a_stack_of_seeds_are_refused():
+    X, y = load_dataset("moons")
+    with pytest.raises(ValueError, match="batch_size=32"):
+        BatchedNetwork([2, 3, 2], seeds=[0, 1]).fit_model(X, y, num_passes=5, batch_size=32)
