@@ -235,7 +235,8 @@ def default_logdir(config: TrainConfig, data_config: DataConfig) -> str:
 
 # --------------------------------------------------------------------------- run folder
 
-# Fields that may differ when a run is resumed (they do not change what is computed).
+# Fields that may differ when a run is resumed (they do not change what is computed); --epochs
+# may also grow, to train a finished run further, unless the schedule depends on it.
 _RESUME_FREE = {"device", "logdir", "resume", "overwrite", "save_model", "eval_batch_size"}
 
 
@@ -285,8 +286,9 @@ class RunFolder:
 
     def _check_same_run(self, theirs: dict, config: TrainConfig, data_identity: dict):
         mine = _identity(config)
+        free = _RESUME_FREE | ({"epochs"} if config.scheduler != "onecycle" else set())
         differ = [f"{k}={theirs['config'].get(k)!r} there, {v!r} here" for k, v in mine.items()
-                  if k not in _RESUME_FREE and theirs["config"].get(k) != v]
+                  if k not in free and theirs["config"].get(k) != v]
         if theirs.get("data") != data_identity:
             differ.append(f"data {theirs.get('data')} there, {data_identity} here")
         if theirs.get("world_size", 1) != self.dist.world:
