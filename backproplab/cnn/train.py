@@ -342,7 +342,8 @@ class RunFolder:
             monitor.writer.flush()
 
 
-def load_checkpoint(path: str | os.PathLike, device="cpu", kind: str = CHECKPOINT_FORMAT) -> dict:
+def load_checkpoint(path: str | os.PathLike, device="cpu",
+                    kinds: tuple = (CHECKPOINT_FORMAT,)) -> dict:
     """A checkpoint or saved model, checked: readable, ours, the problem set's architecture."""
     path = Path(path)
     try:
@@ -353,8 +354,8 @@ def load_checkpoint(path: str | os.PathLike, device="cpu", kind: str = CHECKPOIN
         reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:100]}"
         raise BackproplabError(f"{str(path)!r} is truncated or not a backproplab file "
                                f"({reason})") from None
-    if not isinstance(payload, dict) or payload.get("format") != kind:
-        raise BackproplabError(f"{str(path)!r} is not a {kind} file")
+    if not isinstance(payload, dict) or payload.get("format") not in kinds:
+        raise BackproplabError(f"{str(path)!r} is not a {' or '.join(kinds)} file")
     expected = net.architecture(net.Net())
     if payload.get("architecture") != expected:
         raise BackproplabError(
@@ -373,11 +374,10 @@ def save_model(path: Path, model, config: TrainConfig, data_identity: dict) -> P
 
 def load_model(path, device="cpu") -> net.Net:
     """A Net with the weights `--save-model` wrote (or the latest checkpoint's)."""
-    try:
-        payload = load_checkpoint(path, device, MODEL_FORMAT)
+    payload = load_checkpoint(path, device, (MODEL_FORMAT, CHECKPOINT_FORMAT))
+    if payload["format"] == MODEL_FORMAT:
         activation = payload["activation"]
-    except BackproplabError:
-        payload = load_checkpoint(path, device, CHECKPOINT_FORMAT)
+    else:
         activation = payload["config"]["activation"]
     model = net.Net(activation).to(device)
     model.load_state_dict(payload["model"])

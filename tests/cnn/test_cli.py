@@ -1,0 +1,143 @@
+"""The CNN commands as a user runs them: each bad input of the issue is one line and exit 2."""
+
+from __future__ import annotations
+
+import gzip
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from backproplab.cli import main
+
+
+def cli(capsys, *argv) -> tuple[int, str, str]:
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(capsys, *argv) -> str:
+    code, _, err = cli(capsys, *argv)
+    assert code == 2, err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+def train_args(data_dir, logdir, *extra):
+    return ("train-cnn", "--data-dir", data_dir, "--logdir", logdir, "--epochs", 1,
+            "--batch-size", 50, "--device", "cpu", *extra)
+
+
+def test_help_does_not_import_torch():
+    code = ("import sys; from backproplab.cli import build_parser; build_parser(); "
+            "assert 'torch' not in sys.modules")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_train_then_evaluate_the_saved_model(capsys, fixture_dir, tmp_path):
+    code, out, _ = cli(capsys, *train_args(fixture_dir, tmp_path / "r", "--save-model"))
+    assert code == 0 and "test accuracy" in out
+    code, out, _ = cli(capsys, "evaluate-cnn", tmp_path / "r" / "model.pt",
+                       "--data-dir", fixture_dir, "--device", "cpu")
+    assert code == 0 and "/200)" in out
+
+
+def test_dry_run_trains_on_a_few_examples(capsys, tmp_path):
+    code, _, _ = cli(capsys, "train-cnn", "--dataset", "mnist-subset", "--dry-run",
+                     "--logdir", tmp_path / "r", "--epochs", 1, "--device", "cpu")
+    metrics = (tmp_path / "r" / "metrics.csv").read_text().splitlines()
+    assert code == 0 and metrics[1].split(",")[1] == str(512 // 64)  # steps of epoch 1
+
+
+def _raw(path):
+    return gzip.decompress(path.read_bytes())
+
+
+def _corrupt(kind, folder):
+    images = folder / "t10k-images-idx3-ubyte.gz"
+    if kind == "missing":
+        images.unlink()
+    elif kind == "truncated":
+        images.write_bytes(images.read_bytes()[:500])
+    elif kind == "magic":
+        images.write_bytes(gzip.compress(b"\x00\x00\x08\x07" + _raw(images)[4:]))
+    elif kind == "size":
+        images.write_bytes(gzip.compress(_raw(images) + b"\x00" * 10))
+    elif kind == "md5":
+        raw = bytearray(_raw(images))
+        raw[-5] ^= 1
+        images.write_bytes(gzip.compress(bytes(raw)))
+    elif kind == "lengths":
+        from backproplab import data
+
+        labels = data.read_idx(folder / "t10k-labels-idx1-ubyte.gz")[:-1]
+        data.write_idx(folder / "t10k-labels-idx1-ubyte.gz", labels)
+        manifest = folder / data.MANIFEST  # checksums right, so only the lengths are wrong
+        lines = [ln for ln in manifest.read_text().splitlines() if "t10k-labels" not in ln]
+        manifest.write_text("\n".join(lines + [f"{data.md5_of_idx(labels)}  "
+                                                "t10k-labels-idx1-ubyte"]))
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("missing", "missing t10k-images-idx3-ubyte"),
+    ("truncated", "truncated or corrupt gzip"),
+    ("magic", "wrong magic number 00000807"),
+    ("size", "wrong size"),
+    ("md5", "fails its MD5 check"),
+    ("lengths", "different lengths (200 images, 199 labels)"),
+])
+def test_bad_data_is_one_line_and_exit_2(capsys, data_copy, tmp_path, kind, message):
+    _corrupt(kind, data_copy)
+    assert message in one_line_error(capsys, *train_args(data_copy, tmp_path / "r"))
+
+
+def test_no_data_anywhere_says_which_files_to_put_where(capsys, tmp_path):
+    err = one_line_error(capsys, "train-cnn", "--no-download", "--logdir", tmp_path / "r")
+    assert "train-images-idx3-ubyte.gz" in err and "--data-dir" in err
+    assert str(tmp_path / "cache" / "backproplab" / "mnist") in err
+
+
+@pytest.mark.parametrize("flags, message", [
+    (("--optimizer", "rmsprop"), "invalid choice: 'rmsprop'"),
+    (("--activation", "sigmoid"), "invalid choice: 'sigmoid'"),
+    (("--epochs", "0"), "--epochs must be a positive integer, got 0"),
+    (("--batch-size", "0"), "--batch-size must be a positive integer, got 0"),
+    (("--lr", "-0.1"), "--lr must be positive, got -0.1"),
+    (("--lr", "0"), "--lr must be positive, got 0.0"),
+])
+def test_bad_settings_are_one_line_and_exit_2(capsys, fixture_dir, tmp_path, flags, message):
+    args = train_args(fixture_dir, tmp_path / "r", *flags)  # the last of a repeated flag wins
+    assert message in one_line_error(capsys, *args)
+
+
+def test_a_truncated_checkpoint_is_one_line_and_exit_2(capsys, fixture_dir, tmp_path):
+    assert cli(capsys, *train_args(fixture_dir, tmp_path / "r"))[0] == 0
+    ckpt = tmp_path / "r" / "checkpoint.pt"
+    ckpt.write_bytes(ckpt.read_bytes()[:2000])
+    err = one_line_error(capsys, *train_args(fixture_dir, tmp_path / "r", "--resume"))
+    assert "truncated or not a backproplab file" in err
+
+
+def test_a_model_of_another_architecture_is_one_line_and_exit_2(capsys, fixture_dir, tmp_path):
+    other = torch.nn.Sequential(torch.nn.Linear(784, 10))
+    torch.save({"format": "backproplab-cnn-model/1", "activation": "relu",
+                "architecture": {n: list(p.shape) for n, p in other.named_parameters()},
+                "model": other.state_dict()}, tmp_path / "other.pt")
+    err = one_line_error(capsys, "evaluate-cnn", tmp_path / "other.pt", "--data-dir", fixture_dir)
+    assert "another architecture" in err
+
+
+def test_a_folder_holding_another_run_is_one_line_and_exit_2(capsys, fixture_dir, tmp_path):
+    assert cli(capsys, *train_args(fixture_dir, tmp_path / "r"))[0] == 0
+    before = (tmp_path / "r" / "checkpoint.pt").read_bytes()
+    err = one_line_error(capsys, *train_args(fixture_dir, tmp_path / "r", "--optimizer", "sgd"))
+    assert "already holds a run (optimizer adam" in err
+    err = one_line_error(capsys, *train_args(fixture_dir, tmp_path / "r", "--optimizer", "sgd",
+                                             "--resume"))
+    assert "holds another run: optimizer='adam' there, 'sgd' here" in err
+    assert (tmp_path / "r" / "checkpoint.pt").read_bytes() == before
