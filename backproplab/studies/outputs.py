@@ -1,0 +1,328 @@
+"""A finished study's tables, figures and summary, built from its settings/NN.json files.
+
+results.csv (setting x seed), summary.csv (mean and std over seeds), diagnostics.csv (setting x
+seed x sample x hidden layer), boundaries.png, losses.png, dataset.png, diagnostics.png and
+summary.txt (the printed summary: the table, `finding` and `diagnose`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+
+import numpy as np
+
+from backproplab.datasets import dataset_info, load_dataset
+from backproplab.io import savefig, write_text
+from backproplab.nn.network import DeepNeuralNetwork
+from backproplab.plots import boundary_grid, figure, plot_curves, plot_dataset
+from backproplab.studies.spec import StudySpec, _show, grid_shape
+
+# Per-seed columns of results.csv after the varied values and the seed (spec: section 2), then
+# the diagnostics at the end of training.
+RESULT_COLUMNS = ["final_loss", "train_accuracy", "heldout_accuracy", "passes", "seconds"]
+EXTRA_COLUMNS = ["gap", "classes_predicted", "dead", "dead_max", "saturated",
+                 "grad_norm_first", "grad_norm_last", "grad_ratio"]
+SUMMARY_METRICS = ["train_accuracy", "heldout_accuracy", "gap", "final_loss",
+                   "classes_predicted", "dead", "dead_max", "saturated", "grad_norm_first",
+                   "grad_norm_last", "grad_ratio", "seconds"]
+FAILED_MARGIN = 0.15  # held-out accuracy within this of chance counts as no decision boundary
+GAP_STEP = 0.01  # the gap "grows" once it exceeds its minimum by more than this
+
+
+def build_outputs(spec: StudySpec, out_dir, the_plan: dict, results: list):
+    from backproplab.studies.runner import StudyResult
+
+    rows = result_rows(spec, results)
+    summary = summarize(spec, rows)
+    n_classes = dataset_info(spec.dataset).n_classes
+    result = StudyResult(spec.name, out_dir, spec, the_plan["seeds"], the_plan["passes"],
+                         rows=rows, summary=summary,
+                         seconds=float(sum(r["seconds"] for r in results)))
+    result.diagnostics = {r["index"]: {k: (v if k == "passes" else np.asarray(v, dtype=float))
+                                       for k, v in r["diagnostics"].items()} for r in results}
+    result.finding = finding(summary)
+    result.diagnosis = diagnose(summary, n_classes)
+    keys = list(spec.vary)
+    result.tables = {
+        "results": write_text(out_dir / "results.csv", _csv(rows, ["setting", *keys, "seed",
+                                                                   *RESULT_COLUMNS,
+                                                                   *EXTRA_COLUMNS, "error"])),
+        "summary": write_text(out_dir / "summary.csv", _csv(summary, list(summary[0]))),
+        "diagnostics": write_text(out_dir / "diagnostics.csv", _diagnostics_csv(results)),
+    }
+    result.figures = {
+        "boundaries": savefig(boundary_figure(spec, results, summary), out_dir / "boundaries.png"),
+        "losses": savefig(loss_figure(spec, results), out_dir / "losses.png"),
+        "dataset": savefig(dataset_figure(spec), out_dir / "dataset.png"),
+        "diagnostics": savefig(diagnostics_figure(spec, results), out_dir / "diagnostics.png"),
+    }
+    result.text = summary_text(spec, the_plan, summary, result.finding, result.diagnosis)
+    result.tables["text"] = write_text(out_dir / "summary.txt", result.text + "\n")
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables
+
+
+def _end_diagnostics(diag, s):
+    """Per seed s: end-of-training dead/saturated fractions, median gradient norms."""
+    grad = np.asarray(diag["grad_norm"], dtype=float)[:, s, :]  # (samples, layers)
+    dead = np.asarray(diag["dead"], dtype=float)[-1, s]
+    sat = np.asarray(diag["saturated"], dtype=float)[-1, s]
+    first, last = np.median(grad[:, 0]), np.median(grad[:, -1])
+    with np.errstate(all="ignore"):
+        return {"dead": _nanmean(dead), "dead_max": _nanmax(dead), "saturated": _nanmean(sat),
+                "grad_norm_first": first, "grad_norm_last": last,
+                "grad_ratio": first / last if last > 0 else math.nan}
+
+
+def _nanmean(a):
+    return float(np.mean(a)) if np.all(np.isfinite(a)) else math.nan
+
+
+def _nanmax(a):
+    return float(np.max(a)) if np.all(np.isfinite(a)) else math.nan
+
+
+def result_rows(spec, results) -> list[dict]:
+    rows = []
+    for r in results:
+        for s, seed in enumerate(r["seeds"]):
+            row = {"setting": r["label"], **{k: _show(v) for k, v in r["values"].items()},
+                   "seed": seed, "final_loss": r["final_loss"][s],
+                   "train_accuracy": r["train_accuracy"][s],
+                   "heldout_accuracy": r["heldout_accuracy"][s], "passes": r["passes"],
+                   "seconds": r["seconds"] / len(r["seeds"])}  # the stack trains together
+            row["gap"] = row["train_accuracy"] - row["heldout_accuracy"]
+            row["classes_predicted"] = r["classes_predicted"][s]
+            row.update(_end_diagnostics(r["diagnostics"], s))
+            row["error"] = r["error"][s] or ""
+            rows.append(row)
+    return rows
+
+
+def summarize(spec, rows) -> list[dict]:
+    """Per setting: the varied values, n seeds, mean and sample std (ddof 1) of each metric."""
+    out = []
+    keys = list(spec.vary)
+    for label in dict.fromkeys(r["setting"] for r in rows):
+        group = [r for r in rows if r["setting"] == label]
+        row = {"setting": label, **{k: group[0][k] for k in keys}, "seeds": len(group)}
+        for m in SUMMARY_METRICS:
+            v = np.array([g[m] for g in group], dtype=float)
+            row[f"{m}_mean"] = float(np.mean(v))
+            row[f"{m}_std"] = float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
+        out.append(row)
+    return out
+
+
+def _csv(rows, columns) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (f"{v:.10g}" if isinstance(v, float) else v) for k, v in row.items()})
+    return buf.getvalue()
+
+
+def _diagnostics_csv(results) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["setting", "seed", "pass", "layer", "grad_norm", "reg_grad_norm", "dead",
+                "saturated"])
+    for r in results:
+        d = {m: np.asarray(v, dtype=float) for m, v in r["diagnostics"].items() if m != "passes"}
+        for i, p in enumerate(r["diagnostics"]["passes"]):
+            for s, seed in enumerate(r["seeds"]):
+                for layer in range(d["grad_norm"].shape[-1]):
+                    w.writerow([r["label"], seed, p, layer + 1,
+                                *(f"{d[m][i, s, layer]:.6g}" for m in
+                                  ("grad_norm", "reg_grad_norm", "dead", "saturated"))])
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------
+# Findings: sentences computed from the summary's numbers.
+
+
+def _pct(x):
+    return f"{100 * x:.1f}%"
+
+
+def finding(summary: list[dict]) -> str:
+    """One sentence: the best held-out setting (and those within a std of it), the worst, and
+    where the train-held-out gap grows."""
+    best = max(summary, key=lambda r: r["heldout_accuracy_mean"])
+    worst = min(summary, key=lambda r: r["heldout_accuracy_mean"])
+    text = (f"{best['setting']} has the best held-out accuracy "
+            f"({_pct(best['heldout_accuracy_mean'])} ± {_pct(best['heldout_accuracy_std'])})")
+    near = [r["setting"] for r in summary if r is not best and r["heldout_accuracy_mean"]
+            + r["heldout_accuracy_std"] >= best["heldout_accuracy_mean"]
+            - best["heldout_accuracy_std"]]
+    if near:
+        text += f", within one standard deviation of {', '.join(near)}"
+    if worst is not best:
+        text += (f"; {worst['setting']} has the worst ({_pct(worst['heldout_accuracy_mean'])})")
+    gaps = [r["gap_mean"] for r in summary]
+    low = int(np.argmin(gaps))
+    grown = [i for i, g in enumerate(gaps) if i > low and g > gaps[low] + GAP_STEP]
+    if grown:
+        high = int(np.argmax(gaps))
+        text += (f"; the train-held-out gap grows past its minimum "
+                 f"({_pct(gaps[low])} at {summary[low]['setting']}) from "
+                 f"{summary[grown[0]]['setting']} on, reaching {_pct(gaps[high])} at "
+                 f"{summary[high]['setting']}")
+    else:
+        text += (f"; the train-held-out gap stays between {_pct(min(gaps))} and "
+                 f"{_pct(max(gaps))}")
+    return text + "."
+
+
+def failed(row, n_classes) -> bool:
+    """No decision boundary: some seed predicts fewer classes than exist, or near-chance."""
+    return (row["classes_predicted_mean"] < n_classes
+            or row["heldout_accuracy_mean"] < 1 / n_classes + FAILED_MARGIN)
+
+
+def diagnose(summary: list[dict], n_classes: int) -> list[str]:
+    """For each setting without a decision boundary, which cause the numbers support: dead
+    units, saturated units, vanishing gradients, or regularisation (the same setting with
+    reg_lambda = 0 in the grid)."""
+    lines = []
+    for row in summary:
+        if not failed(row, n_classes):
+            continue
+        causes = []
+        if row["dead_max_mean"] >= 0.5:
+            causes.append(f"dead units ({_pct(row['dead_max_mean'])} of its most affected "
+                          "hidden layer never active)")
+        if row["saturated_mean"] >= 0.5:
+            causes.append(f"saturated units ({_pct(row['saturated_mean'])} of activations)")
+        if row["grad_ratio_mean"] < 0.01:
+            causes.append(f"vanishing gradients (input-side gradient norm "
+                          f"{row['grad_ratio_mean']:.1e} of the output side's)")
+        control = _without_regularisation(row, summary)
+        if control is not None:
+            if failed(control, n_classes):
+                causes.append(f"not regularisation: with reg_lambda=0 it also fails "
+                              f"({_pct(control['heldout_accuracy_mean'])} held-out)")
+            else:
+                causes.append(f"regularisation: with reg_lambda=0 it reaches "
+                              f"{_pct(control['heldout_accuracy_mean'])} held-out")
+        lines.append(
+            f"{row['setting']}: no decision boundary (predicts "
+            f"{row['classes_predicted_mean']:.1f} of {n_classes} classes, held-out "
+            f"{_pct(row['heldout_accuracy_mean'])}); "
+            + ("; ".join(causes) if causes else "none of dead units, saturation, vanishing "
+               "gradients or regularisation shows in the numbers"))
+    return lines
+
+
+def _without_regularisation(row, summary):
+    if "reg_lambda" not in row or float(row["reg_lambda"]) == 0:
+        return None
+    for other in summary:
+        if float(other["reg_lambda"]) == 0 and all(
+                other[k] == row[k] for k in row
+                if k not in ("reg_lambda", "setting") and not k.endswith(("_mean", "_std"))
+                and k != "seeds"):
+            return other
+    return None
+
+
+def summary_text(spec, the_plan, summary, finding_text, diagnosis) -> str:
+    lines = [f"study {spec.name}: {spec.title or spec.dataset}",
+             f"{len(the_plan['seeds'])} seeds x {the_plan['passes']} passes; "
+             "seeds vary the weight initialisation, the training sample is fixed; held-out: "
+             "1,000 fresh points", ""]
+    header = ["setting", "train acc", "held-out acc", "gap", "dead/sat", "grad in/out"]
+    table = [header]
+    for r in summary:
+        inactive = r["dead_mean"] if math.isfinite(r["dead_mean"]) else r["saturated_mean"]
+        table.append([r["setting"],
+                      f"{_pct(r['train_accuracy_mean'])} ± {_pct(r['train_accuracy_std'])}",
+                      f"{_pct(r['heldout_accuracy_mean'])} ± {_pct(r['heldout_accuracy_std'])}",
+                      f"{100 * r['gap_mean']:+.1f}", _pct(inactive) if math.isfinite(inactive)
+                      else "-", f"{r['grad_ratio_mean']:.2g}"])
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    lines += ["", f"Finding: {finding_text}"]
+    if spec.claim:
+        lines.append(f"Problem set (visual inspection): {spec.claim}.")
+    lines += [f"Diagnosis: {d}" for d in diagnosis]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+
+
+def network_from(result, s=0) -> DeepNeuralNetwork:
+    """Seed s of a setting's result, rebuilt as a DeepNeuralNetwork with its trained weights."""
+    net = DeepNeuralNetwork(result["dims"], result["activation"], result["reg_lambda"],
+                            result["seeds"][s])
+    params = result["parameters"][s]
+    net.W = [np.asarray(W, dtype=float) for W in params["W"]]
+    net.b = [np.asarray(b, dtype=float) for b in params["b"]]
+    return net
+
+
+def _data(spec):
+    return load_dataset(spec.dataset, spec.n_samples, spec.noise, spec.data_seed)
+
+
+def boundary_figure(spec, results, summary):
+    """The first seed's network per setting, titled with the setting's mean held-out accuracy."""
+    X, y = _data(spec)
+    models = [network_from(r) for r in results]
+    titles = [f"{s['setting']}\nheld-out {_pct(s['heldout_accuracy_mean'])}" for s in summary]
+    fig = boundary_grid(models, X, y, titles, ncols=grid_shape(spec)[1])
+    fig.suptitle(f"{spec.name}: first seed's boundary per setting", fontsize=11)
+    return fig
+
+
+def loss_figure(spec, results):
+    nrows, ncols = grid_shape(spec)
+    fig, axes = figure(nrows, ncols, size=(3.6, 2.8), sharey=True)
+    for ax, r in zip(axes.flat, results):
+        curves = {f"seed {seed}": c["loss"] for seed, c in zip(r["seeds"], r["curves"])}
+        plot_curves(ax, r["curves"][0]["pass"], curves, title=r["label"], logy=True)
+    for ax in axes.flat[len(results):]:
+        ax.set_visible(False)
+    fig.suptitle(f"{spec.name}: training loss, one line per seed", fontsize=11)
+    return fig
+
+
+def dataset_figure(spec):
+    X, y = _data(spec)
+    fig, axes = figure(1, 1, size=(4.2, 3.6))
+    plot_dataset(X, y, ax=axes[0, 0], title=f"{spec.dataset}: {len(X)} training points "
+                 f"(random_state {spec.data_seed})")
+    return fig
+
+
+def diagnostics_figure(spec, results):
+    """Per setting (columns): gradient norm per hidden layer, and its dead or saturated
+    fraction, against passes; means over seeds."""
+    fig, axes = figure(2, len(results), size=(3.2, 2.6), sharex=True)
+    for col, r in enumerate(results):
+        passes = r["diagnostics"]["passes"]
+        grad = np.asarray(r["diagnostics"]["grad_norm"], dtype=float).mean(axis=1)
+        dead = np.asarray(r["diagnostics"]["dead"], dtype=float).mean(axis=1)
+        sat = np.asarray(r["diagnostics"]["saturated"], dtype=float).mean(axis=1)
+        inactive, what = (dead, "dead") if np.all(np.isfinite(dead)) else (sat, "saturated")
+        layers = range(grad.shape[1])
+        plot_curves(axes[0, col], passes,
+                    {f"layer {l + 1}": np.maximum(grad[:, l], 1e-12) for l in layers},
+                    ylabel="data-gradient norm" if col == 0 else "", title=r["label"],
+                    logy=True)
+        plot_curves(axes[1, col], passes, {f"layer {l + 1}": inactive[:, l] for l in layers},
+                    ylabel="fraction dead / saturated" if col == 0 else "")
+        axes[1, col].set_ylim(-0.05, 1.05)
+        axes[1, col].set_title(f"{what} units", fontsize=9)
+    fig.suptitle(f"{spec.name}: per hidden layer, mean over seeds", fontsize=11)
+    return fig

@@ -1,0 +1,374 @@
+"""Run a study: every setting of its grid, all seeds of a setting as one stack, settings in
+parallel worker processes, each setting's results written as it finishes.
+
+    result = run_study("moons-activations", "out/moons-activations", seeds=5, passes=20000)
+
+The output folder holds `study.json` (the plan: spec, seeds, passes; checked on resume),
+`settings/NN.json` (one per finished setting: per-seed numbers, curves, diagnostics and the
+trained parameters) and, once every setting is done, the tables and figures built from them
+(`backproplab.studies.outputs`). Rerunning the same study into the same folder skips finished
+settings; a folder holding anything else is refused before anything is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import multiprocessing
+import os
+import platform
+import queue
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from backproplab import __version__
+from backproplab.datasets import HELDOUT_SEED_OFFSET, heldout_sample, load_dataset
+from backproplab.errors import BackproplabError
+from backproplab.io import write_json
+from backproplab.nn.batched import BatchedNetwork
+from backproplab.nn.network import check_number
+from backproplab.progress import Progress
+from backproplab.studies.diagnostics import Monitor
+from backproplab.studies.presets import preset
+from backproplab.studies.spec import Setting, StudySpec, check_spec, settings
+
+SEEDS = 5
+PASSES = 20000
+CURVE_POINTS = 100  # loss and accuracy recorded this many times per run
+DIAGNOSTIC_POINTS = 20  # diagnostics sampled this many times per run, plus at pass 0
+REPORT_EVERY = 250  # passes between progress reports from a worker
+SEED_MEANING = ("seeds vary the weight initialisation (init_parameters(dims, seed)); every "
+                "network trains on the same fixed sample (load_dataset(dataset, n_samples, "
+                "noise, data_seed)); held-out accuracy is measured on a fresh sample of 1,000 "
+                f"points from the same distribution (random_state data_seed + "
+                f"{HELDOUT_SEED_OFFSET})")
+
+
+@dataclass
+class StudyResult:
+    """What a finished study holds; every number is also in the files under `out_dir`.
+
+    rows: one dict per setting x seed (the columns of results.csv);
+    summary: one dict per setting, mean and std over seeds (the columns of summary.csv);
+    diagnostics: per setting index, {"passes": [...], metric: array (samples, seeds, layers)};
+    figures: name -> path (boundaries, losses, dataset, diagnostics);
+    finding: one sentence computed from the summary; diagnosis: lines on failed settings.
+    """
+
+    name: str
+    out_dir: Path
+    spec: StudySpec
+    seeds: list
+    passes: int
+    rows: list = field(default_factory=list)
+    summary: list = field(default_factory=list)
+    diagnostics: dict = field(default_factory=dict)
+    figures: dict = field(default_factory=dict)
+    tables: dict = field(default_factory=dict)
+    finding: str = ""
+    diagnosis: list = field(default_factory=list)
+    seconds: float = 0.0  # training time of all settings (summed over settings)
+    text: str = ""  # the printed summary
+
+
+def resolve_study(study) -> StudySpec:
+    """A preset name or a StudySpec, checked."""
+    spec = preset(study) if isinstance(study, str) else study
+    if not isinstance(spec, StudySpec):
+        raise BackproplabError(f"study={study!r} must be a preset name or a StudySpec")
+    return check_spec(spec)
+
+
+def check_counts(seeds, passes, first_seed=0, flags=False):
+    """seeds and passes >= 1, first_seed >= 0; the error names the flag when `flags`."""
+    name = (lambda s: f"--{s.replace('_', '-')}") if flags else (lambda s: s)
+    try:
+        check_number(name("seeds"), seeds, low=1, strict=False, integer=True)
+        check_number(name("passes"), passes, low=1, strict=False, integer=True)
+        check_number(name("first_seed"), first_seed, low=0, strict=False, integer=True)
+    except ValueError as exc:
+        raise BackproplabError(str(exc)) from None
+
+
+def plan(spec: StudySpec, seeds=SEEDS, passes=PASSES, first_seed=0) -> dict:
+    """Everything that determines a study's numbers; a folder resumes only the same plan."""
+    return {
+        "study": spec.to_dict(),
+        "seeds": list(range(first_seed, first_seed + seeds)),
+        "passes": passes,
+        "record_every": max(passes // CURVE_POINTS, 1),
+        "diagnostics_every": max(passes // DIAGNOSTIC_POINTS, 1),
+        "settings": [s.label for s in settings(spec)],
+        "seed_meaning": SEED_MEANING,
+    }
+
+
+def study_work(study, seeds=SEEDS, passes=PASSES) -> int:
+    """Model-passes a study trains (settings x seeds x passes): the size of a progress bar."""
+    spec = resolve_study(study)
+    return sum(_passes(s, passes) * seeds for s in settings(spec))
+
+
+def _passes(setting: Setting, passes: int) -> int:
+    return setting.fit.get("num_passes", passes)
+
+
+def run_study(study, out_dir, *, seeds=SEEDS, passes=PASSES, jobs=None, first_seed=0,
+              progress=True, log=print) -> StudyResult:
+    """Train every setting x seed of `study` (a preset name or StudySpec) into `out_dir`.
+
+    seeds: how many initialisations per setting (seeds first_seed .. first_seed + seeds - 1);
+    passes: full-batch gradient-descent passes; jobs: worker processes (None: all cores);
+    progress: True for a bar on stderr, False for none, or an object with `update(n)` counting
+    model-passes (see `study_work`); log: where the summary is printed (None: silent).
+    Returns the StudyResult, with tables and figures written.
+    """
+    from backproplab.studies.outputs import build_outputs
+
+    spec = resolve_study(study)
+    check_counts(seeds, passes, first_seed)
+    out_dir = Path(out_dir)
+    the_plan = plan(spec, seeds, passes, first_seed)
+    meta = _claim_folder(out_dir, the_plan)
+    grid = settings(spec)
+    done = {s.index: r for s in grid if (r := _load_setting(out_dir, s)) is not None}
+    todo = [s for s in grid if s.index not in done]
+    bar = _progress(progress, sum(_passes(s, passes) * seeds for s in todo), spec.name)
+    try:
+        for result in _train_all(spec, todo, the_plan, jobs, bar):
+            write_json(setting_path(out_dir, result["index"]), result)
+            done[result["index"]] = result
+    finally:
+        if isinstance(bar, Progress):
+            bar.close()
+    results = [done[s.index] for s in grid]
+    meta.update(status="finished", finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
+                seconds={r["label"]: r["seconds"] for r in results})
+    write_json(out_dir / "study.json", meta)
+    result = build_outputs(spec, out_dir, the_plan, results)
+    if log is not None:
+        log(result.text)
+    return result
+
+
+def load_study(out_dir) -> StudyResult:
+    """The StudyResult of a finished study folder (tables and figures rebuilt)."""
+    from backproplab.studies.outputs import build_outputs
+
+    out_dir = Path(out_dir)
+    meta = _read_study_json(out_dir)
+    if meta is None:
+        raise BackproplabError(f"{str(out_dir)!r} holds no study (no study.json)")
+    spec = StudySpec.from_dict(meta["plan"]["study"])
+    results = [_load_setting(out_dir, s) for s in settings(spec)]
+    if any(r is None for r in results):
+        missing = sum(r is None for r in results)
+        raise BackproplabError(f"{str(out_dir)!r}: {missing} setting(s) unfinished; rerun the "
+                               "study to resume")
+    return build_outputs(spec, out_dir, meta["plan"], results)
+
+
+# ---------------------------------------------------------------------------------------------
+# The output folder: claimed by study.json, resumed only for the same plan.
+
+
+def setting_path(out_dir, index) -> Path:
+    return Path(out_dir) / "settings" / f"{index:02d}.json"
+
+
+def _read_study_json(out_dir):
+    path = out_dir / "study.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise BackproplabError(f"{str(path)!r} is not a readable study.json: {exc}") from None
+
+
+def _claim_folder(out_dir: Path, the_plan: dict) -> dict:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BackproplabError(f"--out {str(out_dir)!r} is a file, not a folder")
+    meta = _read_study_json(out_dir) if out_dir.is_dir() else None
+    if meta is not None:
+        old = meta.get("plan", {})
+        if old != json.loads(json.dumps(the_plan)):
+            diff = [k for k in the_plan if old.get(k) != json.loads(json.dumps(the_plan[k]))]
+            raise BackproplabError(
+                f"{str(out_dir)!r} holds another study ({old.get('study', {}).get('name')!r}, "
+                f"differing in {', '.join(diff) or 'its plan'}); choose another --out or remove "
+                "it")
+        meta.update(status="running", resumed=time.strftime("%Y-%m-%dT%H:%M:%S"))
+        return meta
+    if out_dir.is_dir() and any(out_dir.iterdir()):
+        raise BackproplabError(
+            f"{str(out_dir)!r} is not empty and holds no study.json; choose another --out")
+    meta = {"plan": the_plan, "status": "running",
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "versions": _versions()}
+    write_json(out_dir / "study.json", meta)
+    return meta
+
+
+def _load_setting(out_dir, setting: Setting):
+    path = setting_path(out_dir, setting.index)
+    if not path.is_file():
+        return None
+    try:
+        result = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None  # unreadable (it cannot be half-written: writes are atomic): train again
+    return result if result.get("label") == setting.label else None
+
+
+def _versions() -> dict:
+    import matplotlib
+    import sklearn
+
+    return {"backproplab": __version__, "numpy": np.__version__, "scikit-learn":
+            sklearn.__version__, "matplotlib": matplotlib.__version__,
+            "python": platform.python_version(), "machine": platform.platform()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Training: one task per setting, all its seeds stacked.
+
+
+def train_setting(spec: StudySpec, setting: Setting, the_plan: dict, report=None) -> dict:
+    """Train one setting's seeds as one stack; the setting's result as a JSON-ready dict.
+
+    `report(n)` is called with the model-passes done, every REPORT_EVERY passes.
+    """
+    X, y = load_dataset(spec.dataset, spec.n_samples, spec.noise, spec.data_seed)
+    X_val, y_val = heldout_sample(spec.dataset, spec.noise, spec.data_seed)
+    seeds, passes = the_plan["seeds"], _passes(setting, the_plan["passes"])
+    fit = {k: v for k, v in setting.fit.items() if k != "num_passes"}
+    # Seeds draw their own mini-batch orders, so mini-batch training stacks one seed at a time.
+    groups = [seeds] if fit.get("batch_size") is None else [[s] for s in seeds]
+    parts, start = [], time.perf_counter()
+    for group in groups:
+        net = BatchedNetwork(setting.dims, setting.activation, setting.reg_lambda, seeds=group)
+        monitor = Monitor(X, y, the_plan["diagnostics_every"], report, REPORT_EVERY, len(group))
+        monitor.record(net, 0)
+        error = None
+        try:
+            net.fit_model(X, y, num_passes=passes, print_loss=False, X_val=X_val, y_val=y_val,
+                          record_every=the_plan["record_every"], callback=monitor, **fit)
+        except FloatingPointError as exc:
+            error = str(exc)
+        parts.append(_stack_result(net, monitor, X, y, X_val, y_val, passes, error))
+        if report is not None:
+            report((passes % monitor.report_every) * len(group))
+    seconds = time.perf_counter() - start
+    merged = {k: [x for p in parts for x in p[k]] for k in parts[0] if k != "diagnostics"}
+    merged["diagnostics"] = {
+        "passes": parts[0]["diagnostics"]["passes"],
+        **{m: np.concatenate([np.asarray(p["diagnostics"][m]) for p in parts], axis=1).tolist()
+           for m in parts[0]["diagnostics"] if m != "passes"}}
+    return {"index": setting.index, "label": setting.label, "values": setting.values,
+            "dims": setting.dims, "activation": setting.activation,
+            "reg_lambda": setting.reg_lambda, "fit": fit, "passes": passes, "seeds": seeds,
+            "seconds": seconds, **merged}
+
+
+def _stack_result(net, monitor, X, y, X_val, y_val, passes, error):
+    """Per-seed lists (one entry per seed of the stack) of everything the outputs need."""
+    S = len(net.seeds)
+    with np.errstate(all="ignore"):
+        finite = all(np.all(np.isfinite(p)) for p in net.parameters())
+        if finite:
+            monitor.record(net, passes)
+            loss = net.calculate_loss(X, y)
+            train_acc, val_acc = net.accuracy(X, y), net.accuracy(X_val, y_val)
+            classes = [len(np.unique(p)) for p in net.predict(X_val)]
+        else:
+            loss = train_acc = val_acc = np.full(S, np.nan)
+            classes = [0] * S
+    h = net.history
+    return {
+        "final_loss": list(loss), "train_accuracy": list(train_acc),
+        "heldout_accuracy": list(val_acc), "classes_predicted": classes,
+        "error": [error] * S,
+        "curves": [{"pass": h["pass"], "loss": [float(v[s]) for v in h["loss"]],
+                    "train_accuracy": [float(v[s]) for v in h["train_accuracy"]],
+                    "heldout_accuracy": [float(v[s]) for v in h["val_accuracy"]]}
+                   for s in range(S)],
+        "parameters": [{"W": [W[s] for W in net.W], "b": [b[s, 0] for b in net.b]}
+                       for s in range(S)],
+        "diagnostics": {"passes": monitor.passes, **monitor.arrays()},
+    }
+
+
+def _train_all(spec, todo, the_plan, jobs, bar):
+    """Yield each setting's result as it finishes; the largest settings start first."""
+    todo = sorted(todo, key=lambda s: -_cost(s, the_plan))
+    jobs = (os.cpu_count() or 1) if jobs is None else jobs
+    jobs = min(jobs, len(todo))
+    if jobs <= 1:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):  # these matrices are far too small for threaded BLAS
+            for s in todo:
+                yield train_setting(spec, s, the_plan, bar.update)
+        return
+    yield from _pool(spec, todo, the_plan, jobs, bar)
+
+
+def _cost(setting: Setting, the_plan) -> float:
+    """A rough per-pass cost: fixed overhead per layer plus arithmetic."""
+    d = setting.dims
+    work = sum(a * b for a, b in zip(d[:-1], d[1:]))
+    return _passes(setting, the_plan["passes"]) * (len(d) * 40 + work)
+
+
+_progress_queue = None
+
+
+def _worker_init(progress_queue):
+    global _progress_queue
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+    _progress_queue = progress_queue
+
+
+def _worker_train(spec, setting, the_plan):
+    return train_setting(spec, setting, the_plan, _progress_queue.put)
+
+
+def _pool(spec, todo, the_plan, jobs, bar):
+    ctx = multiprocessing.get_context("fork" if "fork" in
+                                      multiprocessing.get_all_start_methods() else "spawn")
+    progress_queue = ctx.Queue()
+    pool = ctx.Pool(jobs, initializer=_worker_init, initargs=(progress_queue,))
+    try:
+        pending = [pool.apply_async(_worker_train, (spec, s, the_plan)) for s in todo]
+        while pending:
+            with contextlib.suppress(queue.Empty):
+                bar.update(progress_queue.get(timeout=0.05))
+                while True:
+                    bar.update(progress_queue.get_nowait())
+            for r in [r for r in pending if r.ready()]:
+                pending.remove(r)
+                yield r.get()
+        pool.close()
+    finally:
+        pool.terminate()  # on Ctrl-C or an error: stop the workers, keep what was written
+        pool.join()
+
+
+class _Silent:
+    def update(self, n=1, postfix=None):
+        pass
+
+
+def _progress(progress, total, name):
+    if progress is True:
+        return Progress(total, desc=f"study {name}", unit="model-passes")
+    if progress is False or progress is None:
+        return _Silent()
+    return progress
