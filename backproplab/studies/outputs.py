@@ -53,10 +53,10 @@ def build_outputs(spec: StudySpec, out_dir, the_plan: dict, results: list):
         "diagnostics": write_text(out_dir / "diagnostics.csv", _diagnostics_csv(results)),
     }
     result.figures = {
-        "boundaries": savefig(boundary_figure(spec, results, summary), out_dir / "boundaries.png"),
-        "losses": savefig(loss_figure(spec, results), out_dir / "losses.png"),
-        "dataset": savefig(dataset_figure(spec), out_dir / "dataset.png"),
-        "diagnostics": savefig(diagnostics_figure(spec, results), out_dir / "diagnostics.png"),
+        "boundaries": _save(boundary_figure(spec, results, summary), out_dir / "boundaries.png"),
+        "losses": _save(loss_figure(spec, results), out_dir / "losses.png"),
+        "dataset": _save(dataset_figure(spec), out_dir / "dataset.png"),
+        "diagnostics": _save(diagnostics_figure(spec, results), out_dir / "diagnostics.png"),
     }
     result.text = summary_text(spec, the_plan, summary, result.finding, result.diagnosis)
     result.tables["text"] = write_text(out_dir / "summary.txt", result.text + "\n")
@@ -261,6 +261,10 @@ def summary_text(spec, the_plan, summary, finding_text, diagnosis) -> str:
 # Figures
 
 
+def _save(fig, path):
+    return savefig(fig, path, bbox_inches=None)  # constrained layout already fits the figure
+
+
 def network_from(result, s=0) -> DeepNeuralNetwork:
     """Seed s of a setting's result, rebuilt as a DeepNeuralNetwork with its trained weights."""
     net = DeepNeuralNetwork(result["dims"], result["activation"], result["reg_lambda"],
@@ -291,10 +295,18 @@ def loss_figure(spec, results):
     for ax, r in zip(axes.flat, results):
         curves = {f"seed {seed}": c["loss"] for seed, c in zip(r["seeds"], r["curves"])}
         plot_curves(ax, r["curves"][0]["pass"], curves, title=r["label"], logy=True)
+    _one_legend(axes.flat)
     for ax in axes.flat[len(results):]:
         ax.set_visible(False)
     fig.suptitle(f"{spec.name}: training loss, one line per seed", fontsize=11)
     return fig
+
+
+def _one_legend(axes):
+    """Keep the first panel's legend only: the lines mean the same in every panel."""
+    for ax in list(axes)[1:]:
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
 
 
 def dataset_figure(spec):
@@ -324,5 +336,7 @@ def diagnostics_figure(spec, results):
                     ylabel="fraction dead / saturated" if col == 0 else "")
         axes[1, col].set_ylim(-0.05, 1.05)
         axes[1, col].set_title(f"{what} units", fontsize=9)
+        axes[0, col].set_xlabel("")
+    _one_legend(axes.flat)
     fig.suptitle(f"{spec.name}: per hidden layer, mean over seeds", fontsize=11)
     return fig

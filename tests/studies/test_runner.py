@@ -1,0 +1,109 @@
+"""The runner: numbers equal independently trained networks, workers, resume after Ctrl-C."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from backproplab.datasets import heldout_sample, load_dataset
+from backproplab.nn.network import DeepNeuralNetwork
+from backproplab.studies import StudySpec, load_study, run_study
+from backproplab.studies.runner import setting_path
+
+
+def _rows(folder):
+    with open(folder / "results.csv") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _numbers(rows):
+    """Everything in results.csv but the timing."""
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
+def test_results_equal_independently_trained_networks(tmp_path):
+    spec = StudySpec("check", "blobs", (2, 4, 4, 4), vary={"activation": ["sigmoid", "relu"]})
+    run_study(spec, tmp_path, seeds=2, passes=300, jobs=1, progress=False, log=None)
+    X, y = load_dataset("blobs")
+    X_val, y_val = heldout_sample("blobs")  # the training sample's distribution, other seed
+    for row in _rows(tmp_path):
+        net = DeepNeuralNetwork([2, 4, 4, 4], row["activation"], 0.01, int(row["seed"]))
+        net.fit_model(X, y, num_passes=300, print_loss=False)
+        assert float(row["final_loss"]) == pytest.approx(net.calculate_loss(X, y), abs=1e-8)
+        assert float(row["train_accuracy"]) == net.accuracy(X, y)
+        assert float(row["heldout_accuracy"]) == net.accuracy(X_val, y_val)
+
+
+def test_worker_processes_give_the_same_numbers_as_one_process(tmp_path, tiny_spec, tiny):
+    run_study(tiny_spec, tmp_path / "one", **tiny, jobs=1, progress=False, log=None)
+    run_study(tiny_spec, tmp_path / "two", **tiny, jobs=2, progress=False, log=None)
+    assert _numbers(_rows(tmp_path / "one")) == _numbers(_rows(tmp_path / "two"))
+
+
+class _StopAfter:
+    """A progress object that presses Ctrl-C once `limit` model-passes are done."""
+
+    def __init__(self, limit):
+        self.n, self.limit = 0, limit
+
+    def update(self, n=1, postfix=None):
+        self.n += n
+        if self.n > self.limit:
+            raise KeyboardInterrupt
+
+
+def test_an_interrupted_then_resumed_study_equals_an_uninterrupted_one(tmp_path, tiny_spec, tiny):
+    run_study(tiny_spec, tmp_path / "whole", **tiny, jobs=1, progress=False, log=None)
+    part = tmp_path / "part"
+    with pytest.raises(KeyboardInterrupt):  # stopped inside the second setting
+        run_study(tiny_spec, part, **tiny, jobs=1, progress=_StopAfter(100), log=None)
+    assert setting_path(part, 0).exists() and not setting_path(part, 1).exists()
+    first = setting_path(part, 0).read_bytes()
+    run_study(tiny_spec, part, **tiny, jobs=1, progress=False, log=None)
+    assert setting_path(part, 0).read_bytes() == first  # finished setting skipped, not redone
+    assert _numbers(_rows(part)) == _numbers(_rows(tmp_path / "whole"))
+    assert json.loads((part / "study.json").read_text())["status"] == "finished"
+
+
+def test_load_study_reads_a_finished_folder_back(tmp_path, tiny_spec, tiny):
+    ran = run_study(tiny_spec, tmp_path, **tiny, jobs=1, progress=False, log=None)
+    loaded = load_study(tmp_path)
+    assert json.dumps(loaded.summary) == json.dumps(ran.summary)  # NaN-safe comparison
+    assert loaded.finding == ran.finding
+    assert set(loaded.figures) == {"boundaries", "losses", "dataset", "diagnostics"}
+
+
+def test_ctrl_c_stops_workers_cleanly_and_the_rerun_resumes(tmp_path):
+    out = tmp_path / "study"
+    cmd = [sys.executable, "-m", "backproplab", "study", "--vary", "width=2,3,4,5",
+           "--seeds", "2", "--passes", "3000", "--jobs", "2", "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.time() + 60
+    while not setting_path(out, 0).exists() and not setting_path(out, 1).exists():
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group, workers too
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    kept = sorted(p.name for p in (out / "settings").iterdir())
+    assert 1 <= len(kept) < 4 and not (out / "summary.csv").exists()
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert len(_rows(out)) == 8
+
+
+def test_seed_semantics_are_recorded_in_study_json(tmp_path, tiny_spec, tiny):
+    run_study(tiny_spec, tmp_path, **tiny, first_seed=3, jobs=1, progress=False, log=None)
+    the_plan = json.loads((tmp_path / "study.json").read_text())["plan"]
+    assert the_plan["seeds"] == [3, 4]
+    assert "weight initialisation" in the_plan["seed_meaning"]
+    assert the_plan["study"]["data_seed"] == 0
+    assert np.unique([r["seed"] for r in _rows(tmp_path)]).tolist() == ["3", "4"]
