@@ -91,7 +91,9 @@ def train(config: TrainConfig, data_config: DataConfig | None = None,
             state = run.restore(checkpoint, model, optimizer, scheduler)
         ddp = dist.wrap(model)
         # A resumed run hides the interrupted run's events from its first step to be redone on.
-        writer = run.writer(purge_step=state.step if checkpoint is not None else None)
+        finished = checkpoint is not None and state.epoch >= config.epochs
+        writer = None if finished else run.writer(
+            purge_step=state.step if checkpoint is not None else None)
         monitor = Monitor(monitor_config, writer)
         if checkpoint is not None and dist.is_main:
             monitor.load_csv(logdir)  # written with the checkpoint, so it ends where it ends
@@ -104,8 +106,8 @@ def train(config: TrainConfig, data_config: DataConfig | None = None,
             with stop.on_sigint():
                 for epoch in range(state.epoch, config.epochs):
                     batches = epoch_batches(len(Y), config.batch_size, config.seed, epoch, dist)
-                    bar = _bar(progress and dist.is_main, len(batches), epoch, config.epochs,
-                               state.batch, state.step, total_steps)
+                    bar = _bar(progress if dist.is_main else False, len(batches), epoch,
+                               config.epochs, state.batch, state.step, total_steps)
                     model.train()
                     for i in range(state.batch, len(batches)):
                         idx = batches[i]
