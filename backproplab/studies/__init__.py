@@ -11,8 +11,8 @@ Modules: `spec` (StudySpec, the variables a grid may vary), `presets` (PRESETS, 
 
 from backproplab.studies.outputs import diagnose, finding
 from backproplab.studies.presets import PRESETS, preset
-from backproplab.studies.runner import StudyResult, load_study, run_study, study_work
+from backproplab.studies.runner import PROFILES, StudyResult, load_study, run_study, study_work
 from backproplab.studies.spec import VARIABLES, StudySpec
 
-__all__ = ["PRESETS", "VARIABLES", "StudyResult", "StudySpec", "diagnose", "finding",
+__all__ = ["PRESETS", "PROFILES", "VARIABLES", "StudyResult", "StudySpec", "diagnose", "finding",
            "load_study", "preset", "run_study", "study_work"]

@@ -76,7 +76,7 @@ def _end_diagnostics(diag, s):
     with np.errstate(all="ignore"):
         return {"dead": _nanmean(dead), "dead_max": _nanmax(dead), "saturated": _nanmean(sat),
                 "grad_norm_first": first, "grad_norm_last": last,
-                "grad_ratio": first / last if last > 0 else math.nan}
+                "grad_ratio": first / last if last > 0 and grad.shape[1] > 1 else math.nan}
 
 
 def _nanmean(a):
@@ -153,8 +153,9 @@ def _pct(x):
 
 
 def finding(summary: list[dict]) -> str:
-    """One sentence: the best held-out setting (and those within a std of it), the worst, and
-    where the train-held-out gap grows."""
+    """One sentence from the summary's numbers: the best held-out setting (and those within one
+    standard deviation of it), the worst, and where the train-held-out gap grows (for a
+    numeric axis such as width or depth) or is largest."""
     best = max(summary, key=lambda r: r["heldout_accuracy_mean"])
     worst = min(summary, key=lambda r: r["heldout_accuracy_mean"])
     text = (f"{best['setting']} has the best held-out accuracy "
@@ -167,18 +168,41 @@ def finding(summary: list[dict]) -> str:
     if worst is not best:
         text += (f"; {worst['setting']} has the worst ({_pct(worst['heldout_accuracy_mean'])})")
     gaps = [r["gap_mean"] for r in summary]
-    low = int(np.argmin(gaps))
-    grown = [i for i, g in enumerate(gaps) if i > low and g > gaps[low] + GAP_STEP]
-    if grown:
-        high = int(np.argmax(gaps))
-        text += (f"; the train-held-out gap grows past its minimum "
-                 f"({_pct(gaps[low])} at {summary[low]['setting']}) from "
-                 f"{summary[grown[0]]['setting']} on, reaching {_pct(gaps[high])} at "
-                 f"{summary[high]['setting']}")
+    low, high = int(np.argmin(gaps)), int(np.argmax(gaps))
+    if gaps[high] - gaps[low] <= GAP_STEP:
+        text += (f"; the train-held-out gap stays between {_pct(gaps[low])} and "
+                 f"{_pct(gaps[high])}")
+    elif _ordered(summary):  # one numeric axis (width, depth, ...): say from where it grows
+        grown = next((i for i, g in enumerate(gaps) if i > low and g > gaps[low] + GAP_STEP),
+                     None)
+        if grown is None:
+            text += (f"; the train-held-out gap shrinks to its minimum ({_pct(gaps[low])}) at "
+                     f"{summary[low]['setting']}")
+        else:
+            text += (f"; the train-held-out gap is smallest ({_pct(gaps[low])}) at "
+                     f"{summary[low]['setting']} and grows from {summary[grown]['setting']} "
+                     f"on, reaching {_pct(max(gaps[grown:]))}")
     else:
-        text += (f"; the train-held-out gap stays between {_pct(min(gaps))} and "
-                 f"{_pct(max(gaps))}")
+        text += (f"; the train-held-out gap is largest at {summary[high]['setting']} "
+                 f"({_pct(gaps[high])}) and smallest at {summary[low]['setting']} "
+                 f"({_pct(gaps[low])})")
     return text + "."
+
+
+def _varied_keys(row) -> list[str]:
+    return [k for k in row if k not in ("setting", "seeds") and not k.endswith(("_mean", "_std"))]
+
+
+def _ordered(summary) -> bool:
+    """One varied key whose values are numbers: the settings form a sequence."""
+    keys = _varied_keys(summary[0])
+    if len(keys) != 1:
+        return False
+    try:
+        [float(r[keys[0]]) for r in summary]
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def failed(row, n_classes) -> bool:
@@ -226,9 +250,7 @@ def _without_regularisation(row, summary):
         return None
     for other in summary:
         if float(other["reg_lambda"]) == 0 and all(
-                other[k] == row[k] for k in row
-                if k not in ("reg_lambda", "setting") and not k.endswith(("_mean", "_std"))
-                and k != "seeds"):
+                other[k] == row[k] for k in _varied_keys(row) if k != "reg_lambda"):
             return other
     return None
 
@@ -246,7 +268,8 @@ def summary_text(spec, the_plan, summary, finding_text, diagnosis) -> str:
                       f"{_pct(r['train_accuracy_mean'])} ± {_pct(r['train_accuracy_std'])}",
                       f"{_pct(r['heldout_accuracy_mean'])} ± {_pct(r['heldout_accuracy_std'])}",
                       f"{100 * r['gap_mean']:+.1f}", _pct(inactive) if math.isfinite(inactive)
-                      else "-", f"{r['grad_ratio_mean']:.2g}"])
+                      else "-", f"{r['grad_ratio_mean']:.2g}"
+                      if math.isfinite(r["grad_ratio_mean"]) else "-"])
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
         lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())

@@ -1,0 +1,53 @@
+"""Findings and diagnoses are computed from the numbers of a summary."""
+
+import math
+
+from backproplab.studies import diagnose, finding
+
+
+def _row(setting, heldout, gap, std=0.01, classes=2.0, dead_max=math.nan, saturated=0.1,
+         grad_ratio=1.0, **values):
+    return {"setting": setting, **values, "seeds": 5, "heldout_accuracy_mean": heldout,
+            "heldout_accuracy_std": std, "gap_mean": gap, "classes_predicted_mean": classes,
+            "dead_max_mean": dead_max, "saturated_mean": saturated, "grad_ratio_mean": grad_ratio}
+
+
+def test_finding_names_the_best_and_worst_setting_and_where_the_gap_grows():
+    summary = [_row("width=1", 0.85, 0.002, width="1"), _row("width=3", 0.97, 0.004, width="3"),
+               _row("width=10", 0.95, 0.03, width="10"), _row("width=20", 0.93, 0.06, width="20")]
+    text = finding(summary)
+    assert text.startswith("width=3 has the best held-out accuracy (97.0% ± 1.0%)")
+    assert "width=1 has the worst (85.0%)" in text
+    # gap: 0.2% at width=1, exceeds it by > 1 point first at width=10, maximum 6.0%
+    assert "smallest (0.2%) at width=1 and grows from width=10 on, reaching 6.0%" in text
+
+
+def test_finding_lists_settings_within_one_standard_deviation_of_the_best():
+    summary = [_row("activation=tanh", 0.96, 0.01, std=0.01, activation="tanh"),
+               _row("activation=sigmoid", 0.95, 0.01, std=0.005, activation="sigmoid"),
+               _row("activation=relu", 0.90, 0.01, std=0.01, activation="relu")]
+    text = finding(summary)
+    # 0.95 + 0.005 >= 0.96 - 0.01, but 0.90 + 0.01 < 0.95
+    assert "within one standard deviation of activation=sigmoid;" in text
+    assert "gap stays between 1.0% and 1.0%" in text
+
+
+def test_a_failure_that_vanishes_without_regularisation_is_blamed_on_it():
+    summary = [_row("reg_lambda=0.01, activation=relu", 0.50, 0.0, classes=1.0, dead_max=0.2,
+                    reg_lambda="0.01", activation="relu"),
+               _row("reg_lambda=0, activation=relu", 0.95, 0.01, reg_lambda="0",
+                    activation="relu")]
+    [line] = diagnose(summary, n_classes=2)
+    assert line.startswith("reg_lambda=0.01, activation=relu: no decision boundary")
+    assert "regularisation: with reg_lambda=0 it reaches 95.0%" in line
+    assert "dead units" not in line
+
+
+def test_dead_units_and_vanishing_gradients_are_told_apart():
+    summary = [_row("a", 0.5, 0.0, classes=1.0, dead_max=1.0, grad_ratio=0.5),
+               _row("b", 0.52, 0.0, classes=2.0, dead_max=0.0, grad_ratio=1e-4),
+               _row("c", 0.97, 0.01)]
+    a, b = diagnose(summary, n_classes=2)
+    assert "dead units (100.0%" in a and "vanishing" not in a
+    assert "vanishing gradients (input-side gradient norm 1.0e-04" in b and "dead" not in b
+    assert not any(line.startswith("c:") for line in (a, b))  # c has a boundary
