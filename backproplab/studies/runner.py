@@ -33,8 +33,8 @@ from backproplab.nn.batched import BatchedNetwork
 from backproplab.nn.network import check_number
 from backproplab.progress import Progress
 from backproplab.studies.diagnostics import Monitor
-from backproplab.studies.presets import preset
-from backproplab.studies.spec import Setting, StudySpec, check_spec, settings
+from backproplab.studies.presets import PRESETS, preset
+from backproplab.studies.spec import Setting, StudySpec, _show, check_spec, settings
 
 SEEDS = 5
 PASSES = 20000
@@ -210,10 +210,32 @@ def _claim_folder(out_dir: Path, the_plan: dict) -> dict:
     if out_dir.is_dir() and any(out_dir.iterdir()):
         raise BackproplabError(
             f"{str(out_dir)!r} is not empty and holds no study.json; choose another --out")
-    meta = {"plan": the_plan, "status": "running",
+    meta = {"plan": the_plan, "rerun": rerun_command(the_plan), "status": "running",
             "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "versions": _versions()}
     write_json(out_dir / "study.json", meta)
     return meta
+
+
+def rerun_command(the_plan: dict) -> str:
+    """The `backproplab study` command that reruns this plan, or how to rerun it from Python
+    when the spec sets something the command line does not reach (epsilon, noise, ...)."""
+    spec = StudySpec.from_dict(the_plan["study"])
+    seeds = the_plan["seeds"]
+    counts = (f"--seeds {len(seeds)} --passes {the_plan['passes']}"
+              + (f" --first-seed {seeds[0]}" if seeds[0] else ""))
+    if spec.name in PRESETS and check_spec(PRESETS[spec.name]) == spec:
+        return f"backproplab study {spec.name} {counts}"
+    default = StudySpec("custom", spec.dataset, spec.dims, spec.activation, spec.reg_lambda,
+                        vary=spec.vary, title=spec.title)
+    if spec == default:
+        vary = " ".join(f"--vary {k}={','.join(_show(v) for v in vs)}"
+                        for k, vs in spec.vary.items())
+        return (f"backproplab study --dataset {spec.dataset} --dims "
+                f"{','.join(map(str, spec.dims))} --activation {spec.activation} --reg-lambda "
+                f"{spec.reg_lambda:g} {vary} {counts}")
+    return ("python -c 'from backproplab.studies import StudySpec, run_study; run_study("
+            "StudySpec.from_dict(PLAN[\"study\"]), OUT, seeds=..., passes=..., first_seed=...)' "
+            "with PLAN this file's plan")
 
 
 def _load_setting(out_dir, setting: Setting):

@@ -1,6 +1,7 @@
 """`backproplab study`: presets, custom grids, and bad input as one line with exit status 2."""
 
 import json
+import shlex
 
 import pytest
 
@@ -92,3 +93,14 @@ def test_a_folder_holding_other_files_is_refused_and_left_untouched(cli, tmp_pat
 def test_a_preset_and_a_custom_grid_together_are_refused(cli, tmp_path):
     rc, _, err = cli("study", "moons-hidden", "--vary", "width=2,3", "--out", tmp_path / "x")
     _one_line_error(rc, err, "not both")
+
+
+def test_study_json_holds_the_command_that_reruns_it_exactly(cli, tmp_path, snapshot):
+    rc, _, _ = cli("study", "--dims", "2,4,2", "--vary", "lambda=0,0.1", "--activation", "relu",
+                   "--seeds", "1", "--passes", "10", "--jobs", "1", "--out", tmp_path)
+    assert rc == 0
+    rerun = json.loads((tmp_path / "study.json").read_text())["rerun"]
+    settings = snapshot(tmp_path / "settings")
+    # Same plan: the folder is accepted as this study's and every setting is skipped.
+    assert cli(*shlex.split(rerun)[1:], "--jobs", "1", "--out", tmp_path)[0] == 0
+    assert snapshot(tmp_path / "settings") == settings
