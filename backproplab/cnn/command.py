@@ -15,6 +15,7 @@ metrics.csv (one row per epoch) and, with --save-model, model.pt.
 from __future__ import annotations
 
 import dataclasses
+import sys
 
 from backproplab import config as flags
 from backproplab.cnn.config import RECIPES, DataConfig, MonitorConfig, TrainConfig, with_recipe
@@ -53,9 +54,13 @@ def run(args) -> int:
     require("torch", "cnn", "train-cnn")
     require("tensorboard", "cnn", "train-cnn")
     train_config, data_config, monitor_config = configs(args)
-    from backproplab.cnn.train import train
+    from backproplab.cnn.train import TrainingInterrupted, train
 
-    result = train(train_config, data_config, monitor_config)
+    try:
+        result = train(train_config, data_config, monitor_config)
+    except TrainingInterrupted as stop:
+        print(f"backproplab train-cnn: {stop}", file=sys.stderr)
+        raise KeyboardInterrupt from None  # the CLI's exit status 130
     if result["history"]:
         final = result["final"]
         print(f"{result['logdir']}: test accuracy {final['test/accuracy']:.2%}, test loss "

@@ -33,14 +33,16 @@ def run_comparison(out_dir: str | os.PathLike, seeds=1, epochs: int = 10,
                    data_dir: str | os.PathLike | None = None, dataset: str = "mnist", *,
                    source=None, train_limit: int = 0, test_limit: int = 0, batch_size: int = 64,
                    device: str = "auto", monitor_every: int = 100, download: bool = True,
-                   overwrite: bool = False, progress=True) -> dict:
+                   overwrite: bool = False, runs_dir: str | os.PathLike | None = None,
+                   progress=True) -> dict:
     """Train {adam, sgd} x {relu, tanh} for `epochs` epochs per seed; write the table and figures.
 
     seeds: a count (seeds 0..N-1) or the seeds themselves. source: a `backproplab.data`
     DataSource to use instead of looking for `dataset` (e.g. `locate_mnist()`'s, which may be
     the bundled subset). train_limit / test_limit: use only the first N examples (0: all).
-    progress: True (a bar per epoch), False, or a callable (steps_done, steps_total, text)
-    called after every step of the whole comparison.
+    runs_dir: where the TensorBoard runs go (default OUT/runs). progress: True (a bar per
+    epoch), False, or a callable (steps_done, steps_total, text) called after every step of the
+    whole comparison.
 
     Returns a dict: "data" (the source described), "data_kind" ("full" or "subset"), "table"
     (one row per setting), "curves" ({setting: {"test/accuracy": [[per epoch] per seed], ...}}),
@@ -48,6 +50,7 @@ def run_comparison(out_dir: str | os.PathLike, seeds=1, epochs: int = 10,
     "runs_dir", "stats_csv" ({setting: [stats.csv per seed]}), "table_csv", "table_md", "json".
     """
     out = Path(out_dir)
+    runs_dir = Path(runs_dir) if runs_dir is not None else out / "runs"
     seeds = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
     if not seeds:
         raise BackproplabError("compare-cnn needs at least one seed")
@@ -62,7 +65,7 @@ def run_comparison(out_dir: str | os.PathLike, seeds=1, epochs: int = 10,
     for optimizer, activation in SETTINGS:
         name = f"{optimizer}-{activation}"
         for seed in seeds:
-            logdir = out / "runs" / f"{name}-s{seed}"
+            logdir = runs_dir / f"{name}-s{seed}"
             config = TrainConfig(optimizer=optimizer, activation=activation, epochs=epochs,
                                  batch_size=batch_size, seed=seed, device=device,
                                  logdir=str(logdir), overwrite=overwrite,
@@ -91,7 +94,7 @@ def run_comparison(out_dir: str | os.PathLike, seeds=1, epochs: int = 10,
         "epochs": epochs, "seeds": seeds, "batch_size": batch_size,
         "table": table, "curves": curves, "figures": figures,
         "reported": {f"{o}-{a}": v for (o, a), v in REPORTED.items()},
-        "runs_dir": out / "runs",
+        "runs_dir": runs_dir,
         "runs": {name: [r["logdir"] for r in runs] for name, runs in results.items()},
         "stats_csv": {name: [r["stats_csv"] for r in runs] for name, runs in results.items()},
         "table_csv": write_text(out / "table.csv", _table_csv(table)),

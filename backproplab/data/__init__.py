@@ -113,7 +113,8 @@ BUNDLED_COUNTS = {"train": 10000, "test": 2000}
 
 # --------------------------------------------------------------------------- the IDX reader
 
-def read_idx(path: str | os.PathLike, expected_md5: str | None = None, what: str = "") -> np.ndarray:
+def read_idx(path: str | os.PathLike, expected_md5: str | None = None,
+             what: str = "") -> np.ndarray:
     """Read one IDX file (raw or .gz) into a uint8 array of its declared shape.
 
     Checks the magic number (0x0000 08 NDIM), that the file holds exactly prod(dims) bytes after
@@ -128,8 +129,8 @@ def read_idx(path: str | os.PathLike, expected_md5: str | None = None, what: str
     except (OSError, EOFError) as exc:
         if isinstance(exc, FileNotFoundError):
             raise BackproplabError(f"{what or 'IDX file'} {str(path)!r} does not exist") from None
-        raise BackproplabError(
-            f"{str(path)!r} is not a readable IDX file (truncated or corrupt gzip: {exc})") from None
+        raise BackproplabError(f"{str(path)!r} is not a readable IDX file "
+                               f"(truncated or corrupt gzip: {exc})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != _DTYPE_CODE or not 1 <= raw[3] <= 3:
         raise BackproplabError(
             f"{str(path)!r} has wrong magic number {raw[:4].hex() or '(empty file)'}; "
@@ -239,7 +240,8 @@ def locate(dataset: str = "mnist", data_dir: str | os.PathLike | None = None,
     try:
         folder = fetch(dataset, cache_dir() / dataset, progress=progress)
     except BackproplabError as exc:
-        raise BackproplabError(f"{_missing_message(info, folders, download=True)} ({exc})") from None
+        message = _missing_message(info, folders, download=True)
+        raise BackproplabError(f"{message} ({exc})") from None
     return _source_in(folder, info, "download")
 
 
@@ -419,5 +421,6 @@ def _missing_message(info: DatasetInfo, folders: list[Path], download: bool) -> 
     names = ", ".join(f"{stem}.gz" for stem in FILES.values())
     where = ", ".join(str(f) for f in folders)
     tried = "download failed" if download else "no download tried"
+    subset = "; or use the bundled subset: --dataset mnist-subset" if info.name == "mnist" else ""
     return (f"{info.name} not found ({tried}): put {names} (raw or .gz) in one of: {where}; "
-            f"or pass --data-dir DIR, or set BACKPROPLAB_DATA")
+            f"or pass --data-dir DIR, or set BACKPROPLAB_DATA{subset}")

@@ -141,3 +141,35 @@ def test_a_folder_holding_another_run_is_one_line_and_exit_2(capsys, fixture_dir
                                              "--resume"))
     assert "holds another run: optimizer='adam' there, 'sgd' here" in err
     assert (tmp_path / "r" / "checkpoint.pt").read_bytes() == before
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_a_checkpoint_that_resume_continues(fixture_dir, tmp_path):
+    import signal
+    import time
+
+    logdir = tmp_path / "r"
+    args = [sys.executable, "-m", "backproplab", "train-cnn", "--data-dir", str(fixture_dir),
+            "--logdir", str(logdir), "--epochs", "200", "--batch-size", "20", "--device", "cpu",
+            "--monitor-every", "5"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (logdir / "metrics.csv").is_file() and time.monotonic() < deadline:
+        time.sleep(0.1)  # wait for the first epoch's checkpoint, then interrupt mid-run
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "checkpoint saved" in err and "--resume" in err
+    checkpoint = torch.load(logdir / "checkpoint.pt", weights_only=True)
+    step = checkpoint["state"]["step"]
+    assert 0 < step < 200 * 25
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(logdir))
+    events.Reload()  # flushed on the way out: the monitored steps up to the checkpoint are there
+    assert max(e.step for e in events.Scalars("train/loss")) >= (step - 1) // 5 * 5
+    finish = ["--epochs", str(checkpoint["state"]["epoch"] + 1), "--resume"]  # the last one wins
+    resumed = subprocess.run(args + finish, capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    after = torch.load(logdir / "checkpoint.pt", weights_only=True)["state"]
+    assert after["step"] > step and after["batch"] == 0
