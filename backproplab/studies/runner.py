@@ -19,6 +19,7 @@ import os
 import platform
 import queue
 import signal
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,6 +146,11 @@ def run_study(study, out_dir, *, seeds=SEEDS, passes=PASSES, jobs=None, first_se
         for result in _train_all(spec, todo, the_plan, jobs, bar):
             write_json(setting_path(out_dir, result["index"]), result)
             done[result["index"]] = result
+    except KeyboardInterrupt:
+        if log is not None:
+            print(f"\ninterrupted: {len(done)} of {len(grid)} settings finished and kept in "
+                  f"{out_dir}; rerun the same command to resume", file=sys.stderr)
+        raise
     finally:
         if isinstance(bar, Progress):
             bar.close()

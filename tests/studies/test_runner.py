@@ -93,6 +93,7 @@ def test_ctrl_c_stops_workers_cleanly_and_the_rerun_resumes(tmp_path):
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert "settings finished and kept" in err and "rerun the same command" in err
     kept = sorted(p.name for p in (out / "settings").iterdir())
     assert 1 <= len(kept) < 4 and not (out / "summary.csv").exists()
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
