@@ -1,0 +1,182 @@
+"""Assemble `report.html` and `summary.md` from the numbers of one reproduce run.
+
+The input is the `results` dict that `reproduce` writes as results.json (every number) plus the
+figure files it names; this module only lays them out, so a report can be rebuilt without
+retraining anything.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from backproplab.report import html as H
+from backproplab.report.figures import activations_figure, datasets_figure
+
+EQUATIONS = [
+    r"z_1 = X W_1 + b_1", r"a_1 = f(z_1)", r"z_2 = a_1 W_2 + b_2",
+    r"a_2 = \hat{y} = \mathrm{softmax}(z_2)",
+    r"L = -\frac{1}{N}\sum_{n}\sum_{i} y_{n,i}\,\log \hat{y}_{n,i}"
+    r" + \frac{\lambda}{2N}\sum \Vert W\Vert^2",
+]
+GRADIENTS = [
+    r"\Delta_3 = a_2 - y", r"\partial L / \partial W_2 = a_1^T \Delta_3 + \lambda W_2",
+    r"\partial L / \partial b_2 = \sum_n \Delta_3",
+    r"\Delta_2 = \Delta_3 W_2^T \odot f'(z_1)",
+    r"\partial L / \partial W_1 = X^T \Delta_2 + \lambda W_1",
+    r"\partial L / \partial b_1 = \sum_n \Delta_2",
+]
+DERIVATIVES = [
+    r"\tanh'(z) = 1 - \tanh^2(z)", r"\sigma'(z) = \sigma(z)\,(1 - \sigma(z))",
+    r"\mathrm{relu}'(z) = 1 \ \mathrm{for}\ z \geq 0,\ 0 \ \mathrm{otherwise}",
+]
+
+
+def pm(mean, std, digits=3) -> str:
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def header(meta: dict) -> str:
+    facts = [
+        f"generated {meta['date']}", f"profile {meta['profile']}",
+        f"{meta['seeds']} seeds × {meta['passes']:,} passes (part I)",
+        f"{meta['cnn_seeds']} seed(s) × {meta['epochs']} epoch(s) (part II)",
+        f"data: {meta['data_source']}", f"total {meta['total_seconds']:.0f} s",
+        f"backproplab {meta['versions']['backproplab']}",
+        ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if k != "backproplab"),
+        f"machine: {meta['machine']}",
+    ]
+    notice = "".join(f'<div class="notice">{H.esc(n)}</div>' for n in meta.get("notices", []))
+    toc = ('<nav class="toc"><a href="#part1">I. Backpropagation</a><a href="#studies">'
+           'Studies</a><a href="#part2">II. CNN on MNIST</a><a href="#reproduce">Reproduce'
+           '</a></nav>')
+    return (f"<h1>Problem Set 1, reproduced</h1><div class='meta'>{' · '.join(map(H.esc, facts))}"
+            f"</div>{notice}{toc}")
+
+
+def theory_section(figure_dir: Path) -> str:
+    eqs = "".join(f"<div>{H.formula(t)}</div>" for t in EQUATIONS)
+    grads = "".join(f"<div>{H.formula(t)}</div>" for t in GRADIENTS)
+    ders = "".join(f"<div>{H.formula(t)}</div>" for t in DERIVATIVES)
+    return H.section(
+        "part1", "I. Backpropagation in a simple neural network",
+        H.paragraph("The 3-layer network, with examples as rows of X (N × d). The N-layer "
+                    "DeepNeuralNetwork repeats the hidden step for each layer l: "
+                    "z[l] = a[l] W[l] + b[l], a[l+1] = f(z[l])."),
+        f'<div class="eqs">{eqs}</div>',
+        H.paragraph("Backpropagation, as the problem set derives it (gradients of the loss summed "
+                    "over the N examples; softmax followed by cross-entropy gives Δ3 = a2 − y). "
+                    "Every gradient is checked against central differences in the test suite "
+                    "(`backproplab gradcheck`)."),
+        f'<div class="eqs">{grads}</div>',
+        "<h3>Activation functions and their derivatives</h3>",
+        f'<div class="eqs">{ders}</div>',
+        H.image(activations_figure(), "activation functions and derivatives"),
+        "<h3>The data</h3>",
+        H.paragraph("make_moons(200, noise=0.20, random_state=0) and four Gaussian blobs "
+                    "(200 points, σ = 1). Held-out accuracy below is measured on a fresh sample "
+                    "of 1,000 points from the same distribution."),
+        H.image(datasets_figure(), "moons and blobs datasets"),
+    )
+
+
+def study_section(name: str, study: dict) -> str:
+    rows = study["rows"]
+    best = max(range(len(rows)), key=lambda i: rows[i]["heldout_mean"]) if rows else -1
+    body = "".join(
+        f'<tr class="{"best" if i == best else ""}"><td>{H.esc(r["setting"])}</td>'
+        f'<td>{pm(r["train_mean"], r["train_std"])}</td>'
+        f'<td>{pm(r["heldout_mean"], r["heldout_std"])}</td><td>{r["gap"]:+.3f}</td>'
+        + "".join(f"<td>{H.esc(v)}</td>" for v in r.get("extra", []))
+        + "</tr>" for i, r in enumerate(rows))
+    extra_heads = "".join(f"<th>{H.esc(h)}</th>" for h in study.get("extra_headers", []))
+    table = (f"<table><thead><tr><th>setting</th><th>train accuracy</th><th>held-out accuracy"
+             f"</th><th>gap (train − held-out)</th>{extra_heads}</tr></thead><tbody>{body}"
+             "</tbody></table>")
+    parts = [
+        f'<p class="quote">Problem set, upon visual inspection: {H.esc(study["claim"])}.</p>',
+        f'<p class="finding">{H.esc(study["finding"])}</p>',
+        H.image(study["figures"]["boundaries"], f"{name} decision boundaries"),
+        table,
+    ]
+    if study["figures"].get("losses"):
+        parts.append(H.image(study["figures"]["losses"], f"{name} loss curves"))
+    if study["figures"].get("diagnostics"):
+        parts.append("<h4>Diagnostics: gradient norms, dead and saturated units</h4>")
+        if study.get("diagnosis"):
+            parts.append(f'<p class="finding">{H.esc(study["diagnosis"])}</p>')
+        parts.append(H.image(study["figures"]["diagnostics"], f"{name} diagnostics"))
+    return H.section(f"study-{name}", f"{name}: {study['title']}", *parts, level=3)
+
+
+def _reported(cnn: dict, setting: str) -> str:
+    value = cnn["reported"].get(setting)
+    if value is None:
+        return "—"
+    # The problem set's first Adam/ReLU run shows 93.8% in its TensorBoard figure, 97.4% in text.
+    return f"{100 * value:.1f}%" + (" (93.8% in its figure)" if setting == "adam-relu" else "")
+
+
+def cnn_section(cnn: dict) -> str:
+    rows = [[r["setting"], pm(100 * r["accuracy_mean"], 100 * r["accuracy_std"], 2) + " %",
+             pm(r["loss_mean"], r["loss_std"], 4), f"{r['seconds']:.0f} s",
+             _reported(cnn, r["setting"])] for r in cnn["rows"]]
+    parts = [
+        H.paragraph("The network exactly as the problem set gives it: conv 5×5 1→10, activation, "
+                    "max-pool 2, conv 5×5 10→20, activation, max-pool 2, fully connected "
+                    "320→50, activation, dropout 0.5, fully connected 50→10, log-softmax; "
+                    "NLLLoss. Each setting is a TensorBoard run of its own."),
+        H.code(cnn.get("architecture", "")) if cnn.get("architecture") else "",
+        f'<p class="finding">{H.esc(cnn["finding"])}</p>',
+        H.table(["setting", "test accuracy", "test loss", "time", "problem set reported"], rows),
+    ]
+    for key, alt in [("curves", "test accuracy and loss per epoch"),
+                     ("layer_stats", "per-layer statistics over training"),
+                     ("weights", "final weight histograms per layer")]:
+        if cnn["figures"].get(key):
+            parts.append(f"<h3>{H.esc(alt[0].upper() + alt[1:])}</h3>")
+            parts.append(H.image(cnn["figures"][key], alt))
+    parts.append(H.paragraph("Open every run, with the histograms and per-layer statistics of "
+                             "weights, biases, net inputs, activations and pooled outputs:"))
+    parts.append(H.code(f"tensorboard --logdir {cnn['runs_dir']}"))
+    return H.section("part2", "II. A simple deep convolutional network on MNIST", *parts)
+
+
+def build_html(results: dict, figure_dir: Path) -> str:
+    meta = results["meta"]
+    studies = "".join(study_section(n, s) for n, s in results["studies"].items())
+    body = [
+        theory_section(figure_dir),
+        H.section("studies", "Decision boundaries, measured",
+                  H.paragraph(f"Each figure of the problem set, regenerated: one panel per "
+                              f"setting (the first seed's network), and below it train and "
+                              f"held-out accuracy as mean ± std over {meta['seeds']} seeds "
+                              f"(weight initialisations) — the numbers behind each 'upon visual "
+                              f"inspection'."), studies),
+        cnn_section(results["cnn"]) if results.get("cnn") else "",
+        H.section("reproduce", "Reproduce", H.code(meta["command"]),
+                  H.paragraph("Every number of this page is in results.json beside it; the "
+                              "tables are in summary.md.")),
+    ]
+    return H.page("Problem Set 1, reproduced — backproplab", header(meta), "\n".join(body))
+
+
+def build_markdown(results: dict) -> str:
+    meta = results["meta"]
+    lines = [f"# Problem Set 1, reproduced ({meta['profile']} profile, {meta['date']})", ""]
+    lines += [f"> {n}" for n in meta.get("notices", [])]
+    lines += [f"Data: {meta['data_source']}. Seeds: {meta['seeds']}, passes: {meta['passes']}.", ""]
+    for name, study in results["studies"].items():
+        lines += [f"## {name}: {study['title']}", "", study["finding"], "",
+                  "| setting | train accuracy | held-out accuracy | gap |", "|---|---|---|---|"]
+        lines += [f"| {r['setting']} | {pm(r['train_mean'], r['train_std'])} | "
+                  f"{pm(r['heldout_mean'], r['heldout_std'])} | {r['gap']:+.3f} |"
+                  for r in study["rows"]]
+        lines.append("")
+    if results.get("cnn"):
+        cnn = results["cnn"]
+        lines += ["## Part II: CNN on MNIST", "", cnn["finding"], "",
+                  "| setting | test accuracy (%) | test loss | time (s) |", "|---|---|---|---|"]
+        lines += [f"| {r['setting']} | {pm(100 * r['accuracy_mean'], 100 * r['accuracy_std'], 2)}"
+                  f" | {pm(r['loss_mean'], r['loss_std'], 4)} | {r['seconds']:.0f} |"
+                  for r in cnn["rows"]]
+    return "\n".join(lines) + "\n"

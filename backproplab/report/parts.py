@@ -1,0 +1,192 @@
+"""The parts of `reproduce`, in order, and how their outputs become the report's numbers.
+
+Each part is `step(out, profile, jobs, data, bar) -> dict`: it writes into `out` and returns a
+JSON-able record (kept in reproduce.json, so a rerun skips it). `collect` turns the records into
+the `results` dict that report.html, summary.md and results.json are made from.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from backproplab import io
+from backproplab.errors import BackproplabError, require
+from backproplab.report.figures import activations_figure, datasets_figure
+
+CNN_MONITOR_EVERY = {"quick": 10, "full": 100}  # iterations between per-layer statistics
+
+
+@dataclass
+class Data:
+    """The MNIST the CNN part trains on, and what the report must say about it."""
+
+    source: object
+    description: str
+    is_full: bool
+    notices: list = field(default_factory=list)
+
+
+def check_data(profile, data_dir) -> Data:
+    """Find MNIST before anything is written; a --data-dir without it is an error."""
+    require("torch", "cnn", "reproduce (part II trains a PyTorch CNN)")
+    from backproplab import data as idx
+
+    if data_dir is not None:  # a folder given must hold MNIST, whatever the profile
+        try:
+            idx.locate("mnist", data_dir, download=False)
+        except BackproplabError as exc:
+            raise BackproplabError(
+                f"--data-dir {str(data_dir)!r} holds no MNIST: {str(exc).split(';')[0]}; or leave "
+                "out --data-dir to use $BACKPROPLAB_DATA, the cache, a download or the bundled "
+                "subset") from None
+    if profile.mnist == "mnist-subset":
+        source = idx.bundled_source(note="quick profile: the MNIST subset bundled with "
+                                         "backproplab, not full MNIST.")
+    else:
+        source = idx.locate_mnist(data_dir, download=True, allow_subset=True, progress=True)
+    counts = source.counts()
+    full = source.kind == "full"
+    notices = [] if full else [
+        f"Part II ran on a subset of MNIST ({counts['train']:,} training / {counts['test']:,} "
+        f"test images), not the full 60,000 / 10,000: {source.note} Its accuracies are lower "
+        "than full-data numbers and are not comparable with the problem set's."]
+    return Data(source, source.describe(), full, notices)
+
+
+def plan(profile):
+    """[(part name, step)] in the order they run."""
+    from backproplab.studies import PRESETS
+
+    steps = [("figures", figures_part)]
+    steps += [(f"study:{name}", functools.partial(study_part, name)) for name in PRESETS]
+    steps.append(("cnn", cnn_part))
+    return steps
+
+
+def figures_part(out: Path, profile, jobs, data, bar) -> dict:
+    figs = out / "figures"
+    return {"activations": str(io.savefig(activations_figure(), figs / "activations.png")),
+            "datasets": str(io.savefig(datasets_figure(), figs / "datasets.png"))}
+
+
+class _SubProgress:
+    """Feeds a part's own progress (model-passes, steps) into the one bar of the whole job."""
+
+    def __init__(self, bar, label, total=None):
+        self.bar, self.label, self.total, self.n = bar, label, total, 0
+
+    def update(self, n=1):
+        self.n += n
+        self._show()
+
+    def __call__(self, done, total, text=""):
+        self.n, self.total = done, total
+        self._show(text)
+
+    def _show(self, text=""):
+        frac = f" {self.n / self.total:4.0%}" if self.total else ""
+        self.bar.update(0, postfix=f"{self.label}{frac} {text}".rstrip())
+
+
+def study_part(name: str, out: Path, profile, jobs, data, bar) -> dict:
+    from backproplab.studies import run_study
+    from backproplab.studies.runner import study_work
+
+    total = study_work(name, profile.seeds, profile.passes)
+    result = run_study(name, out / "studies" / name, seeds=profile.seeds,
+                       passes=profile.passes, jobs=jobs,
+                       progress=_SubProgress(bar, name, total), log=None)
+    return study_results(result)
+
+
+def cnn_part(out: Path, profile, jobs, data, bar) -> dict:
+    from backproplab.cnn.compare import run_comparison
+
+    summary = run_comparison(out / "cnn", seeds=profile.cnn_seeds, epochs=profile.epochs,
+                             runs_dir=out / "runs",
+                             source=data.source, train_limit=profile.cnn_train_limit,
+                             monitor_every=CNN_MONITOR_EVERY["quick" if profile.epochs < 10
+                                                             else "full"],
+                             progress=_SubProgress(bar, "cnn"))
+    return cnn_results(summary)
+
+
+# ---------------------------------------------------------------------------------------------
+# From the parts' outputs to the report's numbers.
+
+
+def collect(records: dict, steps) -> dict:
+    """The report's numbers, from the records of the parts (in plan order)."""
+    return {"figures": records.get("figures", {}),
+            "studies": {name[6:]: records[name] for name, _ in steps
+                        if name.startswith("study:") and name in records},
+            "cnn": records.get("cnn")}
+
+
+def _pct_or_dash(x) -> str:
+    return "—" if x != x else f"{100 * x:.0f}%"  # NaN: not applicable to this activation
+
+
+def study_results(result) -> dict:
+    """What the report shows of a finished StudyResult."""
+    rows = [{
+        "setting": r["setting"],
+        "train_mean": r["train_accuracy_mean"], "train_std": r["train_accuracy_std"],
+        "heldout_mean": r["heldout_accuracy_mean"], "heldout_std": r["heldout_accuracy_std"],
+        "gap": r["gap_mean"],
+        "extra": [f"{r['final_loss_mean']:.3f}", f"{r['classes_predicted_mean']:.1f}",
+                  _pct_or_dash(r["dead_max_mean"]), _pct_or_dash(r["saturated_mean"])],
+    } for r in result.summary]
+    return {
+        "extra_headers": ["final loss", "classes predicted", "dead units (worst layer)",
+                          "saturated"],
+        "title": result.spec.title, "claim": result.spec.claim, "rows": rows,
+        "finding": result.finding, "diagnosis": " ".join(result.diagnosis),
+        "figures": {k: str(v) for k, v in result.figures.items()},
+        "summary": result.summary, "folder": str(result.out_dir),
+        "seconds_training": result.seconds,
+    }
+
+
+def cnn_results(summary: dict) -> dict:
+    """What the report shows of run_comparison's summary; draws the per-layer statistics."""
+    from backproplab.report.figures import layer_stats_figure
+
+    path = Path(summary["json"])
+    rows = [{**r, "seconds": r["time_mean"]} for r in summary["table"]]
+    figures = {k: str(v) for k, v in summary["figures"].items()}
+    stats = {name: paths[0] for name, paths in summary["stats_csv"].items()}
+    fig = layer_stats_figure({name: read_stats(p) for name, p in stats.items()})
+    figures["layer_stats"] = str(io.savefig(fig, path.parent / "layer_stats.png"))
+    return {"rows": rows, "curves": summary["curves"], "figures": figures,
+            "runs_dir": str(summary["runs_dir"]), "data": summary["data"],
+            "data_kind": summary["data_kind"], "epochs": summary["epochs"],
+            "seeds": summary["seeds"], "finding": cnn_finding(rows, summary["epochs"]),
+            "reported": summary["reported"]}
+
+
+def read_stats(path) -> dict:
+    """stats.csv -> {(layer, quantity, stat): (steps, values)}."""
+    out: dict = {}
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            if not row["stat"]:
+                continue
+            steps, values = out.setdefault((row["layer"], row["quantity"], row["stat"]), ([], []))
+            steps.append(int(row["step"]))
+            values.append(float(row["value"]))
+    return out
+
+
+def cnn_finding(rows: list, epochs: int) -> str:
+    if not rows:
+        raise BackproplabError("the CNN comparison produced no rows")
+    best = max(rows, key=lambda r: r["accuracy_mean"])
+    worst = min(rows, key=lambda r: r["accuracy_mean"])
+    return (f"After {epochs} epoch(s), {best['setting']} has the best test accuracy "
+            f"({100 * best['accuracy_mean']:.2f}%) and {worst['setting']} the lowest "
+            f"({100 * worst['accuracy_mean']:.2f}%), a spread of "
+            f"{100 * (best['accuracy_mean'] - worst['accuracy_mean']):.2f} points.")

@@ -1,0 +1,119 @@
+"""`backproplab reproduce --profile quick`, checked as a reader would check the report."""
+
+import base64
+import json
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from backproplab.cli import main
+
+SECTIONS = ["part1", "studies", "part2", "reproduce"]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reproduce") / "out"
+    assert main(["reproduce", "--profile", "quick", "--out", str(out), "--jobs", "2"]) == 0
+    return out
+
+
+def test_writes_the_report_the_tables_and_every_number(quick_run):
+    for name in ["report.html", "summary.md", "results.json", "reproduce.json"]:
+        assert (quick_run / name).stat().st_size > 0
+    assert any((quick_run / "runs").iterdir())  # TensorBoard runs
+
+
+def test_report_has_every_section_and_every_figure_embedded(quick_run):
+    page = (quick_run / "report.html").read_text()
+    for anchor in SECTIONS:
+        assert f'<section id="{anchor}">' in page
+    results = json.loads((quick_run / "results.json").read_text())
+    for name in results["studies"]:
+        assert f'<section id="study-{name}">' in page
+    images = re.findall(r'<img class="(figure|math)" alt="[^"]*" src="data:([^;]+);base64,([^"]+)"',
+                        page)
+    assert len(images) > 20
+    for _, mime, data in images:
+        raw = base64.b64decode(data)
+        assert len(raw) > 200
+        assert raw.startswith(b"\x89PNG") if mime == "image/png" else b"<svg" in raw[:400]
+    assert "src=\"http" not in page and "<script src" not in page  # self-contained
+
+
+def test_every_table_has_its_rows_and_no_nan(quick_run):
+    results = json.loads((quick_run / "results.json").read_text())
+    from backproplab.studies import PRESETS
+    from backproplab.studies.spec import settings
+
+    assert set(results["studies"]) == set(PRESETS)
+    for name, study in results["studies"].items():
+        assert len(study["rows"]) == len(settings(PRESETS[name])), name
+        assert study["finding"]
+    assert {r["setting"] for r in results["cnn"]["rows"]} == {
+        "adam-relu", "adam-tanh", "sgd-relu", "sgd-tanh"}
+    text = (quick_run / "report.html").read_text() + (quick_run / "summary.md").read_text()
+    assert not re.search(r"\bnan\b", text, re.IGNORECASE)
+    json.loads((quick_run / "results.json").read_text(), parse_constant=pytest.fail)  # no NaN
+
+
+def test_report_says_which_mnist_it_used_in_its_first_lines(quick_run):
+    page = (quick_run / "report.html").read_text()
+    header = page[page.index("<header"):page.index("</header>")]
+    assert "bundled" in header and "subset" in header
+
+
+def test_rerun_resumes_without_retraining(quick_run, capsys):
+    before = (quick_run / "reproduce.json").read_text()
+    assert main(["reproduce", "--profile", "quick", "--out", str(quick_run)]) == 0
+    assert json.loads((quick_run / "reproduce.json").read_text()) == json.loads(before)
+
+
+def test_folder_holding_something_else_is_refused(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["reproduce", "--profile", "quick", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "already holds other files" in err and len(err.strip().splitlines()) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_unknown_profile_is_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["reproduce", "--profile", "medium", "--out", str(tmp_path / "o")])
+    assert exc.value.code == 2 and "invalid choice: 'medium'" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_data_folder_without_mnist_is_refused(tmp_path, capsys):
+    (tmp_path / "data").mkdir()
+    assert main(["reproduce", "--profile", "full", "--out", str(tmp_path / "o"),
+                 "--data-dir", str(tmp_path / "data")]) == 2
+    assert "MNIST" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium installed")
+def test_report_renders_in_a_real_browser(quick_run, tmp_path):
+    from PIL import Image
+
+    shot = tmp_path / "shot.png"
+    proc = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
+         "--window-size=1280,900", f"--screenshot={shot}",
+         (quick_run / "report.html").as_uri()],
+        capture_output=True, text=True, timeout=120)
+    assert shot.exists(), proc.stderr[-2000:]
+    console = [line for line in proc.stderr.splitlines() if "CONSOLE" in line]
+    assert not [line for line in console if "error" in line.lower()], console
+    image = Image.open(shot).convert("L")
+    lo, hi = image.getextrema()
+    assert hi - lo > 100  # not a blank page
+    assert np.unique(np.asarray(image.resize((64, 48)))).size > 20
