@@ -53,7 +53,10 @@ def check_data(profile, data_dir) -> Data:
         f"Part II ran on a subset of MNIST ({counts['train']:,} training / {counts['test']:,} "
         f"test images), not the full 60,000 / 10,000: {source.note} Its accuracies are lower "
         "than full-data numbers and are not comparable with the problem set's."]
-    return Data(source, source.describe(), full, notices)
+    what = "full MNIST" if full else "MNIST subset"
+    description = (f"{what}, {counts['train']:,} training / {counts['test']:,} test images "
+                   f"({source.origin}: {source.folder})")
+    return Data(source, description, full, notices)
 
 
 def plan(profile):
