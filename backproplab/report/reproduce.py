@@ -153,7 +153,14 @@ def reproduce(out, profile: str = "full", jobs: int | None = None, data_dir=None
             continue
         bar.update(0, postfix=name)
         t0 = time.perf_counter()
-        result = step(folder.path, prof, jobs=jobs, data=data, bar=bar)
+        try:
+            result = step(folder.path, prof, jobs=jobs, data=data, bar=bar)
+        except KeyboardInterrupt:
+            bar.close()
+            done = len(folder.state["parts"])
+            print(f"interrupted during {name}: {done} of {len(plan)} parts are done and kept in "
+                  f"{folder.path}; rerun the same command to resume", file=sys.stderr)
+            raise
         result["seconds"] = time.perf_counter() - t0
         folder.record(name, result)
         bar.update(1, postfix=f"{name} done")

@@ -117,3 +117,32 @@ def test_report_renders_in_a_real_browser(quick_run, tmp_path):
     lo, hi = image.getextrema()
     assert hi - lo > 100  # not a blank page
     assert np.unique(np.asarray(image.resize((64, 48)))).size > 20
+
+
+def test_ctrl_c_keeps_finished_parts_and_a_rerun_resumes(tmp_path, monkeypatch, capsys):
+    from backproplab.report import parts
+
+    calls = []
+
+    def finished(out, profile, **_):
+        calls.append("finished")
+        return {"value": 1}
+
+    def interrupted(out, profile, **_):
+        raise KeyboardInterrupt
+
+    def second(out, profile, **_):
+        calls.append("second")
+        return {"value": 2}
+
+    out = tmp_path / "out"
+    monkeypatch.setattr(parts, "plan", lambda profile: [("one", finished), ("two", interrupted)])
+    assert main(["reproduce", "--profile", "quick", "--out", str(out)]) == 130
+    assert "rerun the same command to resume" in capsys.readouterr().err
+    state = json.loads((out / "reproduce.json").read_text())
+    assert list(state["parts"]) == ["one"] and not (out / "report.html").exists()
+
+    monkeypatch.setattr(parts, "plan", lambda profile: [("one", finished), ("two", second)])
+    assert main(["reproduce", "--profile", "quick", "--out", str(out)]) == 0
+    assert calls == ["finished", "second"]  # the finished part did not run again
+    assert (out / "report.html").exists()
