@@ -103,7 +103,8 @@ def study_section(name: str, study: dict) -> str:
     if study["figures"].get("diagnostics"):
         parts.append("<h4>Diagnostics: gradient norms, dead and saturated units</h4>")
         if study.get("diagnosis"):
-            parts.append(f'<p class="finding">{H.esc(study["diagnosis"])}</p>')
+            items = "".join(f"<li>{H.esc(line)}</li>" for line in study["diagnosis"])
+            parts.append(f'<ul class="finding">{items}</ul>')
         parts.append(H.image(study["figures"]["diagnostics"], f"{name} diagnostics"))
     return H.section(f"study-{name}", f"{name}: {study['title']}", *parts, level=3)
 
@@ -114,6 +115,23 @@ def _reported(cnn: dict, setting: str) -> str:
         return "—"
     # The problem set's first Adam/ReLU run shows 93.8% in its TensorBoard figure, 97.4% in text.
     return f"{100 * value:.1f}%" + (" (93.8% in its figure)" if setting == "adam-relu" else "")
+
+
+def relu_section(studies: dict) -> str:
+    """The problem set's open question, answered from the diagnostics of the deep studies."""
+    lines = [(name, line) for name, study in studies.items() if "activations" in name
+             for line in study.get("diagnosis", [])]
+    if not lines:
+        return ""
+    items = "".join(f"<li><b>{H.esc(name)}</b> {H.esc(text)}</li>" for name, text in lines)
+    return H.section(
+        "relu", "Why did the deep ReLU networks give no decision boundary?",
+        H.paragraph("The problem set guessed 'perhaps due to a shallow gradient or perhaps due "
+                    "to strong regularization'. The studies measure both, and dead units: the "
+                    "same grids run with reg_lambda = 0, and every hidden layer's gradient norm "
+                    "and fraction of dead (never active) or saturated units is sampled during "
+                    "training. Settings without a decision boundary, and what the numbers say:"),
+        f"<ul>{items}</ul>", level=3)
 
 
 def cnn_section(cnn: dict) -> str:
@@ -151,7 +169,7 @@ def build_html(results: dict, figure_dir: Path) -> str:
                               f"setting (the first seed's network), and below it train and "
                               f"held-out accuracy as mean ± std over {meta['seeds']} seeds "
                               f"(weight initialisations) — the numbers behind each 'upon visual "
-                              f"inspection'."), studies),
+                              f"inspection'."), studies, relu_section(results["studies"])),
         cnn_section(results["cnn"]) if results.get("cnn") else "",
         H.section("reproduce", "Reproduce", H.code(meta["command"]),
                   H.paragraph("Every number of this page is in results.json beside it; the "

@@ -147,7 +147,7 @@ def study_results(result) -> dict:
         "extra_headers": ["final loss", "classes predicted", "dead units (worst layer)",
                           "saturated"],
         "title": result.spec.title, "claim": result.spec.claim, "rows": rows,
-        "finding": result.finding, "diagnosis": " ".join(result.diagnosis),
+        "finding": result.finding, "diagnosis": list(result.diagnosis),
         "figures": {k: str(v) for k, v in result.figures.items()},
         "summary": result.summary, "folder": str(result.out_dir),
         "seconds_training": result.seconds,
