@@ -237,9 +237,9 @@ def diagnose(summary: list[dict], n_classes: int) -> list[str]:
                 causes.append(f"regularisation: with reg_lambda=0 it reaches "
                               f"{_pct(control['heldout_accuracy_mean'])} held-out")
         lines.append(
-            f"{row['setting']}: no decision boundary (predicts "
-            f"{row['classes_predicted_mean']:.1f} of {n_classes} classes, held-out "
-            f"{_pct(row['heldout_accuracy_mean'])}); "
+            f"{row['setting']}: no decision boundary for every class (predicts "
+            f"{row['classes_predicted_mean']:.1f} of {n_classes} classes on average over seeds, "
+            f"held-out {_pct(row['heldout_accuracy_mean'])}); "
             + ("; ".join(causes) if causes else "none of dead units, saturation, vanishing "
                "gradients or regularisation shows in the numbers"))
     return lines

@@ -38,7 +38,8 @@ def test_a_failure_that_vanishes_without_regularisation_is_blamed_on_it():
                _row("reg_lambda=0, activation=relu", 0.95, 0.01, reg_lambda="0",
                     activation="relu")]
     [line] = diagnose(summary, n_classes=2)
-    assert line.startswith("reg_lambda=0.01, activation=relu: no decision boundary")
+    assert line.startswith("reg_lambda=0.01, activation=relu: no decision boundary for every "
+                           "class (predicts 1.0 of 2 classes")
     assert "regularisation: with reg_lambda=0 it reaches 95.0%" in line
     assert "dead units" not in line
 
