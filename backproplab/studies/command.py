@@ -2,8 +2,8 @@
 
   backproplab study moons-activations        a preset: one figure of the problem set
   backproplab study --list                   the presets
-  backproplab study --dataset moons --dims 2,3,2 \
-      --vary activation=tanh,relu --vary reg_lambda=0,0.01      a custom grid (their product)
+  backproplab study --dims 2,3,2 --vary activation=tanh,relu --vary reg_lambda=0,0.01
+                                             a custom grid: the product of the varied values
 
 Writes into --out (default studies/NAME): boundaries.png, losses.png, dataset.png,
 diagnostics.png, results.csv, summary.csv, diagnostics.csv, summary.txt and study.json. Seeds vary
