@@ -170,8 +170,12 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=3, help="seeds of the accuracy runs")
     parser.add_argument("--only", default="classic,accuracy,fast",
                         help="comma-separated parts to run")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch.set_num_threads for both loops (0: PyTorch's default)")
     parser.add_argument("--out", default=None, help="write the figures as JSON here")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     epochs = 1 if args.quick else args.epochs
     limit = 10000 if args.quick else 0
     parts = set(args.only.split(","))

@@ -32,7 +32,8 @@ REPORTED = {("adam", "relu"): 0.974, ("sgd", "tanh"): 0.985}
 def run_comparison(out_dir: str | os.PathLike, seeds=1, epochs: int = 10,
                    data_dir: str | os.PathLike | None = None, dataset: str = "mnist", *,
                    source=None, train_limit: int = 0, test_limit: int = 0, batch_size: int = 64,
-                   device: str = "auto", monitor_every: int = 100, download: bool = True,
+                   device: str = "auto", threads: int = 0, monitor_every: int = 100,
+                   download: bool = True,
                    overwrite: bool = False, runs_dir: str | os.PathLike | None = None,
                    progress=True) -> dict:
     """Train {adam, sgd} x {relu, tanh} for `epochs` epochs per seed; write the table and figures.
@@ -40,6 +41,7 @@ def run_comparison(out_dir: str | os.PathLike, seeds=1, epochs: int = 10,
     seeds: a count (seeds 0..N-1) or the seeds themselves. source: a `backproplab.data`
     DataSource to use instead of looking for `dataset` (e.g. `locate_mnist()`'s, which may be
     the bundled subset). train_limit / test_limit: use only the first N examples (0: all).
+    threads: torch.set_num_threads for the runs (0: leave PyTorch's default).
     runs_dir: where the TensorBoard runs go (default OUT/runs). progress: True (a bar per
     epoch), False, or a callable (steps_done, steps_total, text) called after every step of the
     whole comparison.
@@ -66,10 +68,13 @@ def run_comparison(out_dir: str | os.PathLike, seeds=1, epochs: int = 10,
         name = f"{optimizer}-{activation}"
         for seed in seeds:
             logdir = runs_dir / f"{name}-s{seed}"
+            # a finished or interrupted run continues; one that never reached its first
+            # checkpoint (a crash) has nothing to keep and starts again
+            resume = not overwrite and (logdir / "checkpoint.pt").is_file()
             config = TrainConfig(optimizer=optimizer, activation=activation, epochs=epochs,
                                  batch_size=batch_size, seed=seed, device=device,
-                                 logdir=str(logdir), overwrite=overwrite,
-                                 resume=not overwrite and (logdir / "checkpoint.pt").is_file())
+                                 threads=threads, logdir=str(logdir), resume=resume,
+                                 overwrite=overwrite or not resume)
             report = progress
             if callable(progress):
                 def report(step, _total, text, offset=done, label=f"{name} seed {seed}"):

@@ -46,7 +46,7 @@ def run(args) -> int:
     limits = {k: getattr(args, k) or (DRY_RUN[k] if args.dry_run else 0) for k in DRY_RUN}
     summary = run_comparison(
         args.out, seeds=args.seeds, epochs=args.epochs, data_dir=args.data_dir,
-        dataset=args.dataset, batch_size=args.batch_size, device=args.device,
+        dataset=args.dataset, batch_size=args.batch_size, device=args.device, threads=args.threads,
         monitor_every=args.monitor_every, download=args.download, overwrite=args.overwrite,
         **limits)
     from backproplab.cnn.compare import table_markdown

@@ -83,6 +83,9 @@ class TrainConfig:
     seed: int = field(default=0, metadata={"help": "seed of the weights, data order, dropout"})
     device: str = field(default="auto", metadata={
         "help": "auto (CUDA if present, else CPU), cpu, cuda, cuda:N"})
+    threads: int = field(default=0, metadata={
+        "help": "CPU threads for PyTorch (0: its default, one per core); 1 avoids OpenMP's "
+                "spin-waiting on a machine busy with other work"})
     logdir: str | None = field(default=None, metadata={
         "metavar": "DIR", "show_default": "runs/DATASET-OPTIMIZER-ACTIVATION-sSEED",
         "help": "run folder: TensorBoard events, checkpoint, CSVs"})
@@ -97,6 +100,8 @@ class TrainConfig:
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("activation", self.activation, ACTIVATION_NAMES)
         _choice("scheduler", self.scheduler, SCHEDULERS)
+        if not isinstance(self.threads, int) or self.threads < 0:
+            raise BackproplabError(f"--threads must be >= 0, got {self.threads!r}")
         for name in ("epochs", "batch_size", "eval_batch_size"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) <= 0:
                 raise BackproplabError(f"--{name.replace('_', '-')} must be a positive integer, "

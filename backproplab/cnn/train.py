@@ -73,6 +73,8 @@ def train(config: TrainConfig, data_config: DataConfig | None = None,
     """
     data_config = data_config or DataConfig()
     monitor_config = monitor_config or MonitorConfig()
+    if config.threads:
+        torch.set_num_threads(config.threads)  # process-wide, as PyTorch has it
     dist = Distributed.start(config.device)
     try:
         data = (data or load_tensors(data_config, progress=dist.is_main)).to(dist.device)
@@ -239,7 +241,8 @@ def default_logdir(config: TrainConfig, data_config: DataConfig) -> str:
 
 # Fields that may differ when a run is resumed (they do not change what is computed); --epochs
 # may also grow, to train a finished run further, unless the schedule depends on it.
-_RESUME_FREE = {"device", "logdir", "resume", "overwrite", "save_model", "eval_batch_size"}
+_RESUME_FREE = {"device", "threads", "logdir", "resume", "overwrite", "save_model",
+                "eval_batch_size"}
 
 
 class RunFolder:
@@ -268,7 +271,12 @@ class RunFolder:
             if theirs is None or not (path / "checkpoint.pt").is_file():
                 raise BackproplabError(f"--resume: {str(path)!r} holds no checkpoint to resume")
             self._check_same_run(theirs, config, data_identity)
-            return load_checkpoint(path / "checkpoint.pt", self.dist.device)
+            checkpoint = load_checkpoint(path / "checkpoint.pt", self.dist.device)
+            if checkpoint["state"]["epoch"] > config.epochs:
+                raise BackproplabError(
+                    f"--resume: {str(path)!r} holds a run already trained for "
+                    f"{checkpoint['state']['epoch']} epochs, more than --epochs {config.epochs}")
+            return checkpoint
         if theirs is not None:
             if not config.overwrite:
                 raise BackproplabError(

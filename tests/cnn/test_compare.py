@@ -69,3 +69,13 @@ def test_the_compare_command_writes_the_table(capsys, tmp_path, fixture_dir):
                  "--batch-size", "250", "--out", str(tmp_path / "c")])
     out = capsys.readouterr().out
     assert code == 0 and "| sgd-tanh |" in out and (tmp_path / "c" / "curves.png").is_file()
+
+
+def test_a_run_that_never_reached_a_checkpoint_is_started_again(tmp_path, fixture_dir):
+    source = locate("mnist", fixture_dir)
+    crashed = tmp_path / "cmp" / "runs" / "adam-relu-s0"
+    crashed.mkdir(parents=True)
+    (crashed / "run.json").write_text('{"config": {}}')  # as a crash before epoch 1 leaves it
+    summary = run_comparison(tmp_path / "cmp", seeds=1, epochs=1, source=source,
+                             batch_size=250, device="cpu", progress=False)
+    assert (crashed / "checkpoint.pt").is_file() and len(summary["table"]) == 4

@@ -175,3 +175,9 @@ def test_resume_cannot_change_the_length_of_a_one_cycle_schedule(small_run, tens
     small_run("r", data=tensors, epochs=1, scheduler="onecycle")
     with pytest.raises(BackproplabError, match="epochs=1 there, 2 here"):
         small_run("r", data=tensors, epochs=2, scheduler="onecycle", resume=True)
+
+
+def test_resume_with_fewer_epochs_than_done_is_refused(small_run, tensors):
+    small_run("r", data=tensors, epochs=2)
+    with pytest.raises(BackproplabError, match="trained for 2 epochs, more than --epochs 1"):
+        small_run("r", data=tensors, epochs=1, resume=True)
