@@ -26,7 +26,7 @@ EXTRA_COLUMNS = ["gap", "classes_predicted", "dead", "dead_max", "saturated",
                  "grad_norm_first", "grad_norm_last", "grad_ratio"]
 SUMMARY_METRICS = ["train_accuracy", "heldout_accuracy", "gap", "final_loss",
                    "classes_predicted", "dead", "dead_max", "saturated", "grad_norm_first",
-                   "grad_norm_last", "grad_ratio", "seconds"]
+                   "grad_norm_last", "grad_ratio", "diverged", "seconds"]
 FAILED_MARGIN = 0.15  # held-out accuracy within this of chance counts as no decision boundary
 GAP_STEP = 0.01  # the gap "grows" once it exceeds its minimum by more than this
 
@@ -48,7 +48,8 @@ def build_outputs(spec: StudySpec, out_dir, the_plan: dict, results: list):
     result.tables = {
         "results": write_text(out_dir / "results.csv", _csv(rows, ["setting", *keys, "seed",
                                                                    *RESULT_COLUMNS,
-                                                                   *EXTRA_COLUMNS, "error"])),
+                                                                   *EXTRA_COLUMNS, "diverged",
+                                                                   "error"])),
         "summary": write_text(out_dir / "summary.csv", _csv(summary, list(summary[0]))),
         "diagnostics": write_text(out_dir / "diagnostics.csv", _diagnostics_csv(results)),
     }
@@ -100,6 +101,7 @@ def result_rows(spec, results) -> list[dict]:
             row["classes_predicted"] = r["classes_predicted"][s]
             row.update(_end_diagnostics(r["diagnostics"], s))
             row["error"] = r["error"][s] or ""
+            row["diverged"] = float(bool(row["error"]))
             rows.append(row)
     return rows
 
@@ -113,8 +115,9 @@ def summarize(spec, rows) -> list[dict]:
         row = {"setting": label, **{k: group[0][k] for k in keys}, "seeds": len(group)}
         for m in SUMMARY_METRICS:
             v = np.array([g[m] for g in group], dtype=float)
-            row[f"{m}_mean"] = float(np.mean(v))
-            row[f"{m}_std"] = float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
+            with np.errstate(all="ignore"):  # a diverged seed's inf gives NaN, not a warning
+                row[f"{m}_mean"] = float(np.mean(v))
+                row[f"{m}_std"] = float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
         out.append(row)
     return out
 
@@ -220,6 +223,9 @@ def diagnose(summary: list[dict], n_classes: int) -> list[str]:
         if not failed(row, n_classes):
             continue
         causes = []
+        if row.get("diverged_mean", 0) > 0:
+            causes.append(f"training diverged (loss or weights became infinite) for "
+                          f"{_pct(row['diverged_mean'])} of seeds: the step epsilon is too large")
         if row["dead_max_mean"] >= 0.5:
             causes.append(f"dead units ({_pct(row['dead_max_mean'])} of its most affected "
                           "hidden layer never active)")
@@ -316,13 +322,20 @@ def loss_figure(spec, results):
     nrows, ncols = grid_shape(spec)
     fig, axes = figure(nrows, ncols, size=(3.6, 2.8), sharey=True)
     for ax, r in zip(axes.flat, results):
-        curves = {f"seed {seed}": c["loss"] for seed, c in zip(r["seeds"], r["curves"])}
+        curves = {f"seed {seed}": _plottable(c["loss"]) for seed, c in zip(r["seeds"], r["curves"])}
         plot_curves(ax, r["curves"][0]["pass"], curves, title=r["label"], logy=True)
     _one_legend(axes.flat)
     for ax in axes.flat[len(results):]:
         ax.set_visible(False)
     fig.suptitle(f"{spec.name}: training loss, one line per seed", fontsize=11)
     return fig
+
+
+def _plottable(values, cap=1e6):
+    """Values for a log axis: a diverged run's inf or astronomically large values left out."""
+    v = np.asarray(values, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(v) & (np.abs(v) < cap), v, np.nan)
 
 
 def _one_legend(axes):
@@ -352,7 +365,7 @@ def diagnostics_figure(spec, results):
         inactive, what = (dead, "dead") if np.all(np.isfinite(dead)) else (sat, "saturated")
         layers = range(grad.shape[1])
         plot_curves(axes[0, col], passes,
-                    {f"layer {l + 1}": np.maximum(grad[:, l], 1e-12) for l in layers},
+                    {f"layer {l + 1}": _plottable(np.maximum(grad[:, l], 1e-12)) for l in layers},
                     ylabel="data-gradient norm" if col == 0 else "", title=r["label"],
                     logy=True)
         plot_curves(axes[1, col], passes, {f"layer {l + 1}": inactive[:, l] for l in layers},

@@ -108,3 +108,13 @@ def test_seed_semantics_are_recorded_in_study_json(tmp_path, tiny_spec, tiny):
     assert "weight initialisation" in the_plan["seed_meaning"]
     assert the_plan["study"]["data_seed"] == 0
     assert np.unique([r["seed"] for r in _rows(tmp_path)]).tolist() == ["3", "4"]
+
+
+def test_a_diverging_setting_is_recorded_and_the_study_completes(tmp_path, tiny):
+    spec = StudySpec("steps", "moons", (2, 3, 2), activation="identity",
+                     vary={"epsilon": [0.01, 1.0]})
+    result = run_study(spec, tmp_path, seeds=2, passes=300, jobs=1, progress=False, log=None)
+    small, large = result.summary
+    assert small["diverged_mean"] == 0 and large["diverged_mean"] > 0
+    assert all("diverged at pass" in r["error"] for r in _rows(tmp_path)[2:])
+    assert any("training diverged" in line for line in result.diagnosis)
