@@ -19,8 +19,6 @@ to `stats.csv` (step, epoch, layer, quantity, stat, value) and `histograms.csv`.
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 from pathlib import Path
 
 import torch
@@ -64,8 +62,9 @@ class Monitor:
     def __init__(self, config: MonitorConfig, writer=None):
         self.every, self.bins = config.monitor_every, config.hist_bins
         self.writer = writer
-        self.stats_rows: list[tuple] = []
-        self.hist_rows: list[tuple] = []
+        # CSV lines, formatted once; the files are rewritten whole (atomically) per checkpoint
+        self.stats_rows: list[str] = []
+        self.hist_rows: list[str] = []
         self._captured: dict[tuple[str, str], torch.Tensor] = {}
 
     def due(self, step: int) -> bool:
@@ -134,7 +133,7 @@ class Monitor:
                     f"{layer}/{quantity}/hist", min=lo, max=hi, num=t.numel(), sum=total,
                     sum_squares=squares, bucket_limits=edges, bucket_counts=counts,
                     global_step=step)
-            self.hist_rows += [(step, epoch, layer, quantity, e - width, e, int(c))
+            self.hist_rows += [f"{step},{epoch},{layer},{quantity},{e - width!r},{e!r},{int(c)}"
                                for e, c in zip(edges, counts)]
         for ((layer, quantity), _), norm in zip(grads, norms):
             self._scalar(f"{layer}/{quantity}/grad_norm", norm, step, epoch)
@@ -149,8 +148,8 @@ class Monitor:
             self.writer.add_scalar(tag, value, global_step=step)
         layer, _, rest = tag.partition("/")
         quantity, _, stat = rest.rpartition("/")
-        self.stats_rows.append((step, epoch, layer, quantity or rest, stat if quantity else "",
-                                value))
+        self.stats_rows.append(f"{step},{epoch},{layer},{quantity or rest},"
+                               f"{stat if quantity else ''},{float(value)!r}")
 
     # -- CSV: kept in memory, rewritten atomically with every checkpoint
     def save_csv(self, folder: Path) -> None:
@@ -158,23 +157,14 @@ class Monitor:
         write_text(folder / "histograms.csv", _csv(HIST_HEADER, self.hist_rows))
 
     def load_csv(self, folder: Path) -> None:
-        self.stats_rows = _read_csv(folder / "stats.csv", (int, int, str, str, str, float))
-        self.hist_rows = _read_csv(folder / "histograms.csv",
-                                   (int, int, str, str, float, float, int))
+        """The rows of a checkpointed run (its CSVs are written with each checkpoint)."""
+        self.stats_rows = _read_lines(folder / "stats.csv")
+        self.hist_rows = _read_lines(folder / "histograms.csv")
 
 
-def _csv(header, rows) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    w.writerows(rows)
-    return buf.getvalue()
+def _csv(header: tuple, lines: list[str]) -> str:
+    return "\n".join([",".join(header), *lines]) + "\n"
 
 
-def _read_csv(path: Path, types) -> list[tuple]:
-    if not path.is_file():
-        return []
-    with open(path, newline="") as fh:
-        reader = csv.reader(fh)
-        next(reader, None)
-        return [tuple(t(v) for t, v in zip(types, row)) for row in reader]
+def _read_lines(path: Path) -> list[str]:
+    return path.read_text().splitlines()[1:] if path.is_file() else []

@@ -19,11 +19,21 @@ FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "mnist"
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch, tmp_path):
-    """No test sees the user's data, cache or network: sources are only what a test sets."""
+    """No test sees the user's data, cache or network: sources are only what a test sets.
+
+    One PyTorch thread (and OMP_NUM_THREADS=1 for subprocesses): the fixture's tiny batches
+    gain nothing from more, and on a machine shared with other jobs OpenMP's spin-waiting
+    threads make steps many times slower.
+    """
     monkeypatch.delenv("BACKPROPLAB_DATA", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         monkeypatch.delenv(name, raising=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ def _free_port() -> int:
 def test_two_processes_train_with_ddp_and_reduce_metrics(tmp_path, fixture_dir, tensors):
     logdir = tmp_path / "ddp"
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-    env["OMP_NUM_THREADS"] = "1"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
            f"--master_port={_free_port()}", "-m", "backproplab", "train-cnn",
            "--data-dir", str(fixture_dir), "--device", "cpu", "--epochs", "2",
