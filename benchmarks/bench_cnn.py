@@ -58,7 +58,8 @@ CLASSIC_VARIANTS = ("torchvision", "numpy")
 
 class ClassicMNIST(torch.utils.data.Dataset):
     def __init__(self, images: np.ndarray, labels: np.ndarray, variant: str):
-        self.data, self.targets = torch.from_numpy(images), torch.from_numpy(labels.astype(int))
+        self.data = torch.from_numpy(images.copy())  # torchvision keeps a uint8 tensor
+        self.targets = torch.from_numpy(labels.astype(np.int64))
         self.variant = variant
 
     def __len__(self):

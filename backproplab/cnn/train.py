@@ -82,7 +82,8 @@ def train(config: TrainConfig, data_config: DataConfig | None = None,
         run = RunFolder(logdir, dist)
         checkpoint = run.prepare(config, data.identity())
 
-        model = net.build(config.activation, config.seed).to(dist.device)
+        layout = torch.channels_last if config.channels_last else torch.contiguous_format
+        model = net.build(config.activation, config.seed).to(dist.device, memory_format=layout)
         model.dropout.generator = torch.Generator(dist.device).manual_seed(
             _seed(config.seed, "dropout", dist.rank))
         steps_per_epoch = math.ceil(math.ceil(len(data.train[1]) / dist.world) / config.batch_size)
@@ -115,8 +116,9 @@ def train(config: TrainConfig, data_config: DataConfig | None = None,
                         idx = batches[i]
                         monitored = dist.is_main and monitor.due(state.step)
                         with monitor.capture(model) if monitored else contextlib.nullcontext():
-                            out = ddp(X[idx])
-                        loss = F.nll_loss(out, Y[idx])
+                            with autocast(config, dist.device):
+                                out = ddp(X[idx])
+                        loss = F.nll_loss(out.float(), Y[idx])
                         optimizer.zero_grad(set_to_none=True)
                         loss.backward()
                         if monitored:  # after backward: gradients exist; before the update
@@ -193,7 +195,7 @@ def evaluate(model, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000, di
     totals = torch.zeros(3, dtype=torch.float64, device=x.device)
     for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
         out = model(xb)
-        totals[0] += F.nll_loss(out, yb, reduction="sum").double()
+        totals[0] += F.nll_loss(out.float(), yb, reduction="sum").double()
         totals[1] += (out.argmax(1) == yb).sum()
         totals[2] += len(yb)
     if dist is not None:
@@ -210,9 +212,16 @@ def epoch_metrics(config, ddp, model, data: Tensors, dist, state: TrainState, ep
            "train/epoch_loss": train_loss[0] / max(train_loss[1], 1)}
     splits = [("test", data.test)] + ([("val", data.val)] if data.val is not None else [])
     for name, (x, y) in splits:
-        result = evaluate(model, x, y, config.eval_batch_size, dist)
+        with autocast(config, dist.device):
+            result = evaluate(model, x, y, config.eval_batch_size, dist)
         row[f"{name}/loss"], row[f"{name}/accuracy"] = result["loss"], result["accuracy"]
     return row
+
+
+def autocast(config: TrainConfig, device: torch.device):
+    """bf16 autocast of forward passes where --precision bf16 asks for it (losses stay fp32)."""
+    return torch.autocast(device.type, dtype=torch.bfloat16,
+                          enabled=config.precision == "bf16")
 
 
 def make_optimizer(config: TrainConfig, model) -> torch.optim.Optimizer:
@@ -241,7 +250,7 @@ def default_logdir(config: TrainConfig, data_config: DataConfig) -> str:
 
 # Fields that may differ when a run is resumed (they do not change what is computed); --epochs
 # may also grow, to train a finished run further, unless the schedule depends on it.
-_RESUME_FREE = {"device", "threads", "logdir", "resume", "overwrite", "save_model",
+_RESUME_FREE = {"device", "threads", "channels_last", "logdir", "resume", "overwrite", "save_model",
                 "eval_batch_size"}
 
 

@@ -181,3 +181,11 @@ def test_resume_with_fewer_epochs_than_done_is_refused(small_run, tensors):
     small_run("r", data=tensors, epochs=2)
     with pytest.raises(BackproplabError, match="trained for 2 epochs, more than --epochs 1"):
         small_run("r", data=tensors, epochs=1, resume=True)
+
+
+def test_bf16_and_channels_last_train_the_same_network(small_run, tensors):
+    result = small_run("bf16", data=tensors, epochs=2, precision="bf16", channels_last=True)
+    model = load_model(result["checkpoint"])
+    assert net.architecture(model) == net.architecture(net.Net())
+    untrained = evaluate(net.build("relu", 0), *tensors.test)["accuracy"]
+    assert result["final"]["test/accuracy"] > untrained
