@@ -1,35 +1,53 @@
-"""Several networks of one architecture trained as one stack: the seeds of a study setting.
+"""Many small networks of one architecture trained as one: the seeds and settings of a study.
 
-`BatchedNetwork(dims, seeds=[0, 1, 2])` holds S = len(seeds) networks whose parameters are
-stacked along a leading axis:
+`BatchedNetwork(dims, activation, reg_lambda, seeds=[0, 1, 2])` holds S = len(seeds) networks;
+`activation` and `reg_lambda` may be one value or one per network, so the settings of a study
+that share their layer sizes train in one stack. Stack s starts from
+`init_parameters(dims, seeds[s])`, exactly the initialisation of `DeepNeuralNetwork(dims, ...,
+seed=seeds[s])`, and trains to the same numbers (tests/studies/test_batched.py).
 
-    W[l]: (S, d_l, d_{l+1}),   b[l]: (S, 1, d_{l+1})   (the 1 broadcasts over the N examples)
+Layout: the networks sit side by side along the feature axis, so each layer's activations are
+one C-contiguous array a[l]: (N, S*d_l), network s in columns s*d_l .. (s+1)*d_l - 1, and
 
-Stack s starts from `init_parameters(dims, seeds[s])`, exactly the initialisation of
-`DeepNeuralNetwork(dims, seed=seeds[s])`. Everything else is the engine's own code:
-`DeepNeuralNetwork.feedforward`, `_backprop`, `cross_entropy_loss` and `fit_model` broadcast
-over leading axes, so z[l] and a[l] come out as (S, N, d), the loss as (S,), `predict` as (S, N)
-and `accuracy` as (S,). One pass of numpy calls then trains S networks, which is where the speed
-comes from: these networks are small enough that the per-call overhead, not arithmetic, sets the
-time of a pass.
+    layer 0:    z = X @ W0 + b,    W0: (d_0, S*d_1)            (X is shared: one matrix product)
+    layer l>0:  z = a @ Wl + b,    Wl: (S*d_l, S*d_{l+1}), block-diagonal, block s = network s
+    softmax over each network's C columns; db = sum of delta over the rows.
 
-Each network's numbers equal those of training it alone (up to floating-point summation order
-in the stacked matrix products; tests/studies/test_batched.py checks the loss to 1e-8 after 2,000
-passes and identical predictions).
+These networks are so small that a pass costs numpy call overhead and per-row loops rather than
+arithmetic: one call per operation for all S networks, with long rows, is where the speed comes
+from (the block-diagonal products waste S-fold arithmetic on zero blocks, cheaper than S calls
+while S*d stays small; the study runner caps it). The numbers are those of each network alone,
+bit for bit in practice, which matters: training at the problem set's step is chaotic, and a
+last-bit difference grows into a different network within a few hundred passes. Every
+operation is the engine's in the same order: the products sum over the same terms in the same
+order (the zero blocks add exact zeros), the bias gradient sums rows in order as `sum(axis=0)`
+does for one network, and the gradients' off-diagonal blocks are masked back to exact zeros.
+A network that diverges (NaN) spoils the others through the zero blocks (0 * NaN), so a stack
+whose training raises FloatingPointError is retrained by setting (`studies.runner`).
+
+`W`, `b`, `z`, `a` and the gradients are also offered as stacked views, W[l]: (S, d_l, d_{l+1}),
+b[l]: (S, 1, d_{l+1}), z and a: (S, N, d), writing through to the same memory; `network(s)`
+returns stack s as a plain DeepNeuralNetwork. All parameters live in one flat vector (and the
+gradients in another), so a gradient-descent step is a single `theta -= lr * grad`.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
+from backproplab.nn.activations import ACTIVATIONS, activation_name
 from backproplab.nn.network import (
     ACTIVATION,
     EPSILON,
     NUM_PASSES,
     REG_LAMBDA,
+    DeepGradients,
     DeepNeuralNetwork,
     check_number,
+    cross_entropy_loss,
     init_parameters,
+    one_hot,
 )
 
 
@@ -40,53 +58,246 @@ def check_seeds(seeds) -> list[int]:
     seeds = [check_number("seed", s, low=0, strict=False, integer=True) for s in seeds]
     if not seeds:
         raise ValueError("seeds=[] must hold at least one seed")
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds={seeds!r} repeats a seed")
     return [int(s) for s in seeds]
+
+
+def _per_network(name, value, S) -> list:
+    """One value per network: a scalar repeated, or a list of exactly S values."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+        return [value] * S
+    if len(value) != S:
+        raise ValueError(f"{name}={value!r} has {len(value)} values for {S} networks")
+    return list(value)
+
+
+def _runs(names) -> list[tuple[str, int, int]]:
+    """Runs of equal names as (name, first, end): networks of one activation, side by side."""
+    runs = []
+    for s, name in enumerate(names):
+        if runs and runs[-1][0] == name:
+            runs[-1] = (name, runs[-1][1], s + 1)
+        else:
+            runs.append((name, s, s + 1))
+    return runs
+
+
+def _blocks(M, S, d_in, d_out):
+    """The S diagonal (d_in, d_out) blocks of a block-diagonal M: (S*d_in, S*d_out) as a
+    writable (S, d_in, d_out) view (block s starts d_in rows and d_out columns after s-1)."""
+    row, col = M.strides
+    return as_strided(M, (S, d_in, d_out), (d_in * row + d_out * col, row, col))
+
+
+# One wide product over all networks gives each network's numbers bit for bit (checked over
+# S <= 32 and widths 1..8 against OpenBLAS) except where a network's own product is a
+# matrix-vector one (a width of 1: numpy then calls another BLAS routine) or the summed length
+# S*d passes BLAS's block of 256, which it sums in pieces.
+WIDE_LIMIT = 256
+
+
+def _exact_wide(S, d_in, d_out) -> bool:
+    return min(d_in, d_out) >= 2 and S * max(d_in, d_out) <= WIDE_LIMIT
+
+
+def _stacked(A, S):
+    """A wide (N, S*d) array as the (S, N, d) view of its S networks."""
+    return A.reshape(len(A), S, -1).transpose(1, 0, 2)
 
 
 class BatchedNetwork(DeepNeuralNetwork):
     """S = len(seeds) DeepNeuralNetworks of one architecture, trained together.
 
-    `BatchedNetwork([2, 3, 2], seeds=[0, 1])` trains like DeepNeuralNetwork([2, 3, 2], seed=0)
-    and DeepNeuralNetwork([2, 3, 2], seed=1) side by side. `network(s)` returns stack s as a
-    plain DeepNeuralNetwork (for plotting or saving).
+    `BatchedNetwork([2, 3, 2], ["tanh", "relu"], 0.01, seeds=[0, 0])` trains like
+    DeepNeuralNetwork([2, 3, 2], "tanh", seed=0) and DeepNeuralNetwork([2, 3, 2], "relu", seed=0)
+    side by side (order networks by activation: each run of one activation is one call).
+    Losses and accuracies come back as (S,), predictions as (S, N), probabilities as (S, N, C).
     """
 
     def __init__(self, nn_layer_dims=(2, 3, 2), activation=ACTIVATION, reg_lambda=REG_LAMBDA,
                  seeds=(0,)):
         seeds = check_seeds(seeds)
-        super().__init__(nn_layer_dims, activation, reg_lambda, seed=seeds[0])
-        self.seeds = seeds
-        stacks = [init_parameters(self.dims, s) for s in seeds]
-        self.W = [np.stack(Ws) for Ws in zip(*(W for W, _ in stacks))]
-        self.b = [np.stack(bs)[:, None, :] for bs in zip(*(b for _, b in stacks))]
+        S = len(seeds)
+        activations = [activation_name(a) for a in _per_network("activation", activation, S)]
+        lambdas = [float(check_number("reg_lambda", lam, low=0, strict=False))
+                   for lam in _per_network("reg_lambda", reg_lambda, S)]
+        super().__init__(nn_layer_dims, activations[0], lambdas[0], seed=seeds[0])
+        if S > 1 and min(self.dims) == 1:
+            raise ValueError(
+                f"nn_layer_dims={self.dims} has a layer of width 1: stacked, its products go "
+                "through other BLAS routines than one network's, so train one network per stack")
+        self.seeds, self.activations, self.reg_lambdas = seeds, activations, np.array(lambdas)
+        self._runs = _runs(activations)
+        dims = self.dims
+        pairs = list(zip(dims[:-1], dims[1:]))
+        shapes = [(d_in, S * d_out) if l == 0 else (S * d_in, S * d_out)
+                  for l, (d_in, d_out) in enumerate(pairs)]
+        sizes = [r * c for r, c in shapes] + [S * d_out for _, d_out in pairs]
+        self._theta, self._grad = np.zeros(sum(sizes)), np.zeros(sum(sizes))
+        ends = np.cumsum(sizes)
+        self._Wide, self._dWide, self._bWide, self._dbWide = [], [], [], []
+        for l, shape in enumerate(shapes):
+            self._Wide.append(self._theta[ends[l] - sizes[l]:ends[l]].reshape(shape))
+            self._dWide.append(self._grad[ends[l] - sizes[l]:ends[l]].reshape(shape))
+            k = len(shapes) + l
+            self._bWide.append(self._theta[ends[k] - sizes[k]:ends[k]])
+            self._dbWide.append(self._grad[ends[k] - sizes[k]:ends[k]])
+        self.W = [self._stack_view(M, l) for l, M in enumerate(self._Wide)]
+        self.b = [b.reshape(S, 1, -1) for b in self._bWide]
+        self._grads = DeepGradients([self._stack_view(M, l) for l, M in enumerate(self._dWide)],
+                                    [db.reshape(S, 1, -1) for db in self._dbWide])
+        # reg_lambda of the network each weight belongs to, in the wide layout
+        lam = self.reg_lambdas
+        self._lam = [np.repeat(lam, d_out) if l == 0 else np.repeat(lam, d_in)[:, None]
+                     for l, (d_in, d_out) in enumerate(pairs)]
+        self._scratch = [np.zeros(shape) for shape in shapes]
+        self._block = [_exact_wide(S, d_in, d_out) for d_in, d_out in pairs]
+        for s, seed in enumerate(seeds):
+            W, _ = init_parameters(dims, seed)  # biases start at zero, as theta does
+            for l, W_l in enumerate(W):
+                self.W[l][s] = W_l
+        self._y, self._Y = None, None
+
+    def _stack_view(self, M, l):
+        S, d_in, d_out = len(self.seeds), self.dims[l], self.dims[l + 1]
+        if l == 0:
+            return M.reshape(d_in, S, d_out).transpose(1, 0, 2)
+        return _blocks(M, S, d_in, d_out)
 
     def __repr__(self):
-        return (f"{type(self).__name__}(dims={self.dims}, activation={self.activation!r}, "
-                f"reg_lambda={self.reg_lambda}, seeds={self.seeds})")
+        act = self.activations[0] if len(self._runs) == 1 else self.activations
+        lam = self.reg_lambdas.tolist()
+        lam = lam[0] if len(set(lam)) == 1 else lam
+        return (f"{type(self).__name__}(dims={self.dims}, activation={act!r}, "
+                f"reg_lambda={lam}, seeds={self.seeds})")
 
     def __len__(self):
         return len(self.seeds)
 
+    # The flat parameter and gradient vectors for fit_model's update; W for the loss.
+    def parameters(self):
+        return [self._theta]
+
+    def _gradient_list(self, grads):
+        return [self._grad]
+
+    def weights(self):
+        return self.W
+
+    @property
+    def z(self):
+        return [_stacked(z, len(self)) for z in self._z]
+
+    @property
+    def a(self):
+        return [_stacked(a, len(self)) if l else a for l, a in enumerate(self._a)]
+
+    def _z_out(self):
+        return self.z[-1]
+
+    def _loss(self, X, y):
+        self.feedforward(X)
+        return cross_entropy_loss(self._z_out(), y, self.weights(), self.reg_lambdas)
+
+    def _activate(self, z, l, derivative=False):
+        """Each run of networks through its own activation f (or f'(z) given a[l+1])."""
+        d = self.dims[l + 1]
+        a = self._a[l + 1] if derivative else None
+        if len(self._runs) == 1:
+            f, df = ACTIVATIONS[self._runs[0][0]]
+            return df(z, a) if derivative else f(z)
+        out = np.empty_like(z)
+        for name, first, end in self._runs:
+            cols = slice(first * d, end * d)
+            f, df = ACTIVATIONS[name]
+            out[:, cols] = df(z[:, cols], a[:, cols]) if derivative else f(z[:, cols])
+        return out
+
+    def _softmax(self, z):
+        """softmax over each network's C columns of z: (N, S*C), as `softmax` computes it for
+        one network (row max, then exp, then the row sum in column order), but one call per
+        class over all rows and networks rather than a loop over N*S tiny rows."""
+        z3 = z.reshape(len(z), len(self), -1)
+        C = z3.shape[-1]
+        m = z3[..., 0].copy()
+        for c in range(1, C):
+            np.maximum(m, z3[..., c], out=m)
+        e = np.exp(z3 - m[..., None])
+        total = e[..., 0] + e[..., 1]
+        for c in range(2, C):
+            total += e[..., c]
+        e /= total[..., None]
+        return e.reshape(len(z), -1)
+
+    def feedforward(self, X):
+        """Forward pass of all S networks; returns the probabilities as (S, N, C) views."""
+        last = len(self._Wide) - 1
+        self._a, self._z = [X], []
+        for l, b in enumerate(self._bWide):
+            z = self._product(self._a[l], l)
+            z += b
+            self._z.append(z)
+            self._a.append(self._softmax(z) if l == last else self._activate(z, l))
+        self.probs = _stacked(self._a[-1], len(self))
+        return self.probs
+
+    def _product(self, A, l, back=False):
+        """A @ W[l] of every network (A @ W[l]^T with `back`), wide in, wide out: one product
+        with the block-diagonal matrix where that gives each network's numbers, else one BLAS
+        call per network."""
+        W = self._Wide[l].T if back else self._Wide[l]
+        if l == 0 or self._block[l]:
+            return A @ W
+        S = len(self)
+        out = np.empty((len(A), W.shape[1]))
+        np.matmul(_stacked(A, S), self.W[l].transpose(0, 2, 1) if back else self.W[l],
+                  out=_stacked(out, S))
+        return out
+
+    def _one_hot(self, y):
+        """one_hot(y) for every network, side by side; kept while y is the same array."""
+        if y is not self._y:
+            self._y, self._Y = y, np.tile(one_hot(y, self.n_classes), len(self))
+        return self._Y
+
+    def _backprop(self, X, y):
+        self.feedforward(X)
+        S = len(self)
+        delta = self._a[-1] - self._one_hot(y)  # softmax + cross-entropy: dL/dz = probs - y
+        for l in reversed(range(len(self._Wide))):
+            W, dW = self._Wide[l], self._dWide[l]
+            if l == 0 and self._block[0]:  # X is shared: one product, X^T delta
+                np.matmul(X.T, delta, out=dW)
+            else:  # a_s^T delta_s, the very BLAS call of network s alone
+                a_T = X.T if l == 0 else _stacked(self._a[l], S).transpose(0, 2, 1)
+                np.matmul(a_T, _stacked(delta, S), out=self._grads.dW[l])
+            np.multiply(self._lam[l], W, out=self._scratch[l])
+            dW += self._scratch[l]  # the engine's a^T delta + reg_lambda W, per network
+            np.add.reduce(delta, axis=0, out=self._dbWide[l])
+            if l > 0:  # back through W[l] and the activation of layer l-1
+                delta = self._product(delta, l, back=True)
+                delta *= self._activate(self._z[l - 1], l - 1, derivative=True)
+        return self._grads
+
     def fit_model(self, X, y, epsilon=EPSILON, num_passes=NUM_PASSES, print_loss=True, *,
                   batch_size=None, **kwargs):
-        """`DeepNeuralNetwork.fit_model` for every stack at once; the loss is printed per stack.
+        """`DeepNeuralNetwork.fit_model` for every network at once; the loss is printed per
+        network.
 
         Mini-batches are drawn from the generator of `seeds[0]`, so with `batch_size` smaller
-        than N only a stack of one seed reproduces single-network training; a larger stack is
-        refused rather than silently trained on another batch order.
+        than N only a stack of one network reproduces single-network training; a larger stack
+        is refused rather than silently trained on another batch order.
         """
-        if batch_size is not None and batch_size < len(X) and len(self.seeds) > 1:
+        if batch_size is not None and batch_size < len(X) and len(self) > 1:
             raise ValueError(
-                f"batch_size={batch_size} with {len(self.seeds)} stacked seeds: each seed draws "
-                "its own mini-batch order, so train a stack of one seed per network")
+                f"batch_size={batch_size} with {len(self)} stacked networks: each seed draws "
+                "its own mini-batch order, so train a stack of one network")
         return super().fit_model(X, y, epsilon, num_passes, print_loss, batch_size=batch_size,
                                  **kwargs)
 
     def network(self, s: int) -> DeepNeuralNetwork:
         """Stack s as a DeepNeuralNetwork with copies of its current parameters."""
-        net = DeepNeuralNetwork(self.dims, self.activation, self.reg_lambda, self.seeds[s])
+        net = DeepNeuralNetwork(self.dims, self.activations[s], self.reg_lambdas[s],
+                                self.seeds[s])
         net.W = [W[s].copy() for W in self.W]
         net.b = [b[s, 0].copy() for b in self.b]
         return net

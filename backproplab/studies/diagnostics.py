@@ -34,23 +34,28 @@ def saturated_mask(activation, a):
 
 
 def layer_diagnostics(model, X, y) -> dict[str, np.ndarray]:
-    """Each metric as an array (..., L-1): leading stack axis of a BatchedNetwork, then layer."""
+    """Each metric of a BatchedNetwork as an array (S, L-1): network, then hidden layer."""
     grads = model._backprop(X, y)  # also leaves z and a of this forward pass on the model
     n, hidden = len(X), range(1, len(model.W))
+    lam = model.reg_lambdas[:, None, None]
+    acts = np.array(model.activations)
+    dead_kind = np.isin(acts, DEAD_ACTIVATIONS)
+    z_all, a_all = model.z, model.a
     out = {m: [] for m in METRICS}
     for l in hidden:
         W, dW = model.W[l - 1], grads.dW[l - 1]
-        data_grad = dW - model.reg_lambda * W  # backprop returns the sum N*L incl. lambda W
+        data_grad = dW - lam * W  # backprop returns the sum N*L incl. lambda W
         out["grad_norm"].append(np.sqrt(np.sum(data_grad**2, axis=(-2, -1))) / n)
-        out["reg_grad_norm"].append(model.reg_lambda * np.sqrt(np.sum(W**2, axis=(-2, -1))) / n)
-        z, a = model.z[l - 1], model.a[l]
-        nan = np.full(a.shape[:-2], np.nan)
-        if model.activation in DEAD_ACTIVATIONS:
-            out["dead"].append(np.mean(~np.any(z > 0, axis=-2), axis=-1))
-        else:
-            out["dead"].append(nan)
-        mask = saturated_mask(model.activation, a)
-        out["saturated"].append(nan if mask is None else np.mean(mask, axis=(-2, -1)))
+        out["reg_grad_norm"].append(lam[:, 0, 0] * np.sqrt(np.sum(W**2, axis=(-2, -1))) / n)
+        z, a = z_all[l - 1], a_all[l]
+        dead = np.mean(~np.any(z > 0, axis=-2), axis=-1)
+        out["dead"].append(np.where(dead_kind, dead, np.nan))
+        saturated = np.full(len(acts), np.nan)
+        for name in np.unique(acts):
+            mask = saturated_mask(name, a[acts == name])
+            if mask is not None:
+                saturated[acts == name] = np.mean(mask, axis=(-2, -1))
+        out["saturated"].append(saturated)
     return {m: np.stack(v, axis=-1) for m, v in out.items()}
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import multiprocessing
 import os
 import platform
@@ -265,49 +266,78 @@ def _versions() -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
-# Training: one task per setting, all its seeds stacked.
+# Training: networks of one architecture in stacks, stacks spread over the workers.
+
+# Networks per stack: at most STACK_UNITS // (widest hidden layer), so that the block-diagonal
+# products of a stack (nn.batched) waste little arithmetic on their zero blocks.
+STACK_UNITS = 48
 
 
-def train_setting(spec: StudySpec, setting: Setting, the_plan: dict, report=None) -> dict:
-    """Train one setting's seeds as one stack; the setting's result as a JSON-ready dict.
+def plan_stacks(todo, the_plan, jobs=1) -> list[list[tuple[Setting, int]]]:
+    """The networks (setting, seed) of the unfinished settings, as stacks to train.
 
-    `report(n)` is called with the model-passes done, every REPORT_EVERY passes.
+    Settings that differ only in activation or reg_lambda share their layer sizes and train in
+    one stack (ordered by activation), cut into equal pieces of at most STACK_UNITS hidden units
+    a layer; with fewer pieces than 2 * jobs they are cut into a multiple of `jobs`, so that no
+    worker idles while another trains the last one. Mini-batch settings (each seed draws its own
+    batch order) and networks with a layer of width 1 (whose products BLAS computes by another
+    routine when stacked) train one network per stack.
+    """
+    groups: dict = {}
+    for s in todo:
+        key = (tuple(s.dims), _passes(s, the_plan["passes"]), json.dumps(s.fit, sort_keys=True))
+        groups.setdefault(key, []).extend((s, seed) for seed in the_plan["seeds"])
+    pieces = []
+    for (dims, _, _), nets in groups.items():
+        nets.sort(key=lambda n: n[0].activation)  # stable: settings, then seeds, in order
+        alone = nets[0][0].fit.get("batch_size") is not None or min(dims) == 1
+        cap = 1 if alone else max(STACK_UNITS // max(dims[1:-1]), 1)
+        pieces.append([nets, -(-len(nets) // cap)])
+    if sum(k for _, k in pieces) < 2 * jobs:
+        for piece in pieces:
+            piece[1] = min(-(-piece[1] // jobs) * jobs, len(piece[0]))
+    return [[nets[i] for i in part] for nets, k in pieces
+            for part in np.array_split(np.arange(len(nets)), k)]
+
+
+def train_stack(spec: StudySpec, stack, the_plan: dict, report=None) -> list[dict]:
+    """Train a stack of networks [(setting, seed), ...] of one architecture as one
+    BatchedNetwork; one JSON-ready result per network, in stack order.
+
+    `report(n)` is called with the model-passes done, every REPORT_EVERY passes. A stack whose
+    training diverges is trained again setting by setting (a diverging network spoils its stack
+    mates), and the networks of a diverging setting are recorded with its error.
     """
     X, y = load_dataset(spec.dataset, spec.n_samples, spec.noise, spec.data_seed)
     X_val, y_val = heldout_sample(spec.dataset, spec.noise, spec.data_seed)
-    seeds, passes = the_plan["seeds"], _passes(setting, the_plan["passes"])
-    fit = {k: v for k, v in setting.fit.items() if k != "num_passes"}
-    # Seeds draw their own mini-batch orders, so mini-batch training stacks one seed at a time.
-    groups = [seeds] if fit.get("batch_size") is None else [[s] for s in seeds]
-    parts, start = [], time.perf_counter()
-    for group in groups:
-        net = BatchedNetwork(setting.dims, setting.activation, setting.reg_lambda, seeds=group)
-        monitor = Monitor(X, y, the_plan["diagnostics_every"], report, REPORT_EVERY, len(group))
-        monitor.record(net, 0)
-        error = None
-        try:
-            net.fit_model(X, y, num_passes=passes, print_loss=False, X_val=X_val, y_val=y_val,
-                          record_every=the_plan["record_every"], callback=monitor, **fit)
-        except FloatingPointError as exc:
-            error = str(exc)
-        parts.append(_stack_result(net, monitor, X, y, X_val, y_val, passes, error))
-        if report is not None:
-            report((passes % monitor.report_every) * len(group))
-    seconds = time.perf_counter() - start
-    merged = {k: [x for p in parts for x in p[k]] for k in parts[0] if k != "diagnostics"}
-    merged["diagnostics"] = {
-        "passes": parts[0]["diagnostics"]["passes"],
-        **{m: np.concatenate([np.asarray(p["diagnostics"][m]) for p in parts], axis=1).tolist()
-           for m in parts[0]["diagnostics"] if m != "passes"}}
-    return {"index": setting.index, "label": setting.label, "values": setting.values,
-            "dims": setting.dims, "activation": setting.activation,
-            "reg_lambda": setting.reg_lambda, "fit": fit, "passes": passes, "seeds": seeds,
-            "seconds": seconds, **merged}
+    first = stack[0][0]
+    passes = _passes(first, the_plan["passes"])
+    fit = {k: v for k, v in first.fit.items() if k != "num_passes"}
+    start = time.perf_counter()
+    net = BatchedNetwork(first.dims, [s.activation for s, _ in stack],
+                         [s.reg_lambda for s, _ in stack], seeds=[seed for _, seed in stack])
+    monitor = Monitor(X, y, the_plan["diagnostics_every"], report, REPORT_EVERY, len(stack))
+    monitor.record(net, 0)
+    error = None
+    try:
+        net.fit_model(X, y, num_passes=passes, print_loss=False, X_val=X_val, y_val=y_val,
+                      record_every=the_plan["record_every"], callback=monitor, **fit)
+    except FloatingPointError as exc:
+        settings_in = list(dict.fromkeys(s.index for s, _ in stack))
+        if len(settings_in) > 1:
+            return [r for i in settings_in
+                    for r in train_stack(spec, [n for n in stack if n[0].index == i], the_plan,
+                                         report)]
+        error = str(exc)
+    if report is not None:
+        report((passes % monitor.report_every) * len(stack))
+    seconds = (time.perf_counter() - start) / len(stack)  # each network's share of the stack
+    return _network_results(net, stack, monitor, (X, y, X_val, y_val), passes, error, seconds)
 
 
-def _stack_result(net, monitor, X, y, X_val, y_val, passes, error):
-    """Per-seed lists (one entry per seed of the stack) of everything the outputs need."""
-    S = len(net.seeds)
+def _network_results(net, stack, monitor, data, passes, error, seconds) -> list[dict]:
+    X, y, X_val, y_val = data
+    S = len(stack)
     with np.errstate(all="ignore"):
         finite = all(np.all(np.isfinite(p)) for p in net.parameters())
         if finite:
@@ -318,41 +348,76 @@ def _stack_result(net, monitor, X, y, X_val, y_val, passes, error):
         else:
             loss = train_acc = val_acc = np.full(S, np.nan)
             classes = [0] * S
-    h = net.history
-    return {
-        "final_loss": list(loss), "train_accuracy": list(train_acc),
-        "heldout_accuracy": list(val_acc), "classes_predicted": classes,
-        "error": [error] * S,
-        "curves": [{"pass": h["pass"], "loss": [float(v[s]) for v in h["loss"]],
-                    "train_accuracy": [float(v[s]) for v in h["train_accuracy"]],
-                    "heldout_accuracy": [float(v[s]) for v in h["val_accuracy"]]}
-                   for s in range(S)],
-        "parameters": [{"W": [W[s] for W in net.W], "b": [b[s, 0] for b in net.b]}
-                       for s in range(S)],
-        "diagnostics": {"passes": monitor.passes, **monitor.arrays()},
-    }
+    h, diag = net.history, monitor.arrays()
+    return [{
+        "index": setting.index, "seed": seed, "seconds": seconds, "error": error,
+        "final_loss": float(loss[s]), "train_accuracy": float(train_acc[s]),
+        "heldout_accuracy": float(val_acc[s]), "classes_predicted": classes[s],
+        "curves": {"pass": h["pass"], "loss": [float(v[s]) for v in h["loss"]],
+                   "train_accuracy": [float(v[s]) for v in h["train_accuracy"]],
+                   "heldout_accuracy": [float(v[s]) for v in h["val_accuracy"]]},
+        "parameters": {"W": [W[s] for W in net.W], "b": [b[s, 0] for b in net.b]},
+        "diagnostics": {"passes": monitor.passes, **{m: v[:, s] for m, v in diag.items()}},
+    } for s, (setting, seed) in enumerate(stack)]
+
+
+def setting_result(setting: Setting, networks: list[dict], the_plan: dict) -> dict:
+    """One setting's result (what settings/NN.json holds) from its networks' results.
+
+    A setting with a diverged network is recorded as diverged as a whole, with that error."""
+    order = {seed: i for i, seed in enumerate(the_plan["seeds"])}
+    networks = sorted(networks, key=lambda n: order[n["seed"]])
+    error = next((n["error"] for n in networks if n["error"]), None)
+    samples = min(len(n["diagnostics"]["passes"]) for n in networks)
+    if error is not None:
+        for n in networks:
+            n.update(final_loss=math.nan, train_accuracy=math.nan, heldout_accuracy=math.nan,
+                     classes_predicted=0, error=error)
+    per_seed = ["final_loss", "train_accuracy", "heldout_accuracy", "classes_predicted", "error",
+                "curves", "parameters"]
+    diag = networks[0]["diagnostics"]
+    return {"index": setting.index, "label": setting.label, "values": setting.values,
+            "dims": setting.dims, "activation": setting.activation,
+            "reg_lambda": setting.reg_lambda,
+            "fit": {k: v for k, v in setting.fit.items() if k != "num_passes"},
+            "passes": _passes(setting, the_plan["passes"]), "seeds": the_plan["seeds"],
+            "seconds": sum(n["seconds"] for n in networks),
+            **{k: [n[k] for n in networks] for k in per_seed},
+            "diagnostics": {"passes": diag["passes"][:samples], **{
+                m: np.stack([np.asarray(n["diagnostics"][m])[:samples] for n in networks],
+                            axis=1).tolist() for m in diag if m != "passes"}}}
 
 
 def _train_all(spec, todo, the_plan, jobs, bar):
-    """Yield each setting's result as it finishes; the largest settings start first."""
-    todo = sorted(todo, key=lambda s: -_cost(s, the_plan))
+    """Yield each setting's result as soon as all its networks are trained."""
     jobs = (os.cpu_count() or 1) if jobs is None else jobs
-    jobs = min(jobs, len(todo))
-    if jobs <= 1:
-        from threadpoolctl import threadpool_limits
+    stacks = sorted(plan_stacks(todo, the_plan, jobs), key=lambda st: -_cost(st, the_plan))
+    jobs = min(jobs, len(stacks))
+    waiting = {s.index: [] for s in todo}
+    settings_by_index = {s.index: s for s in todo}
+    for networks in _serial(spec, stacks, the_plan, bar) if jobs <= 1 else _pool(
+            spec, stacks, the_plan, jobs, bar):
+        for n in networks:
+            waiting[n["index"]].append(n)
+            if len(waiting[n["index"]]) == len(the_plan["seeds"]):
+                yield setting_result(settings_by_index[n["index"]], waiting.pop(n["index"]),
+                                     the_plan)
 
-        with threadpool_limits(1):  # these matrices are far too small for threaded BLAS
-            for s in todo:
-                yield train_setting(spec, s, the_plan, bar.update)
-        return
-    yield from _pool(spec, todo, the_plan, jobs, bar)
+
+def _serial(spec, stacks, the_plan, bar):
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # these matrices are far too small for threaded BLAS
+        for stack in stacks:
+            yield train_stack(spec, stack, the_plan, bar.update)
 
 
-def _cost(setting: Setting, the_plan) -> float:
-    """A rough per-pass cost: fixed overhead per layer plus arithmetic."""
-    d = setting.dims
+def _cost(stack, the_plan) -> float:
+    """A rough time of a stack: per-pass overhead per layer plus per-network calls and
+    arithmetic, so that the largest stacks start first."""
+    d = stack[0][0].dims
     work = sum(a * b for a, b in zip(d[:-1], d[1:]))
-    return _passes(setting, the_plan["passes"]) * (len(d) * 40 + work)
+    return _passes(stack[0][0], the_plan["passes"]) * len(d) * (10 + len(stack) * (5 + work / 20))
 
 
 _progress_queue = None
@@ -367,17 +432,17 @@ def _worker_init(progress_queue):
     _progress_queue = progress_queue
 
 
-def _worker_train(spec, setting, the_plan):
-    return train_setting(spec, setting, the_plan, _progress_queue.put)
+def _worker_train(spec, stack, the_plan):
+    return train_stack(spec, stack, the_plan, _progress_queue.put)
 
 
-def _pool(spec, todo, the_plan, jobs, bar):
+def _pool(spec, stacks, the_plan, jobs, bar):
     ctx = multiprocessing.get_context("fork" if "fork" in
                                       multiprocessing.get_all_start_methods() else "spawn")
     progress_queue = ctx.Queue()
     pool = ctx.Pool(jobs, initializer=_worker_init, initargs=(progress_queue,))
     try:
-        pending = [pool.apply_async(_worker_train, (spec, s, the_plan)) for s in todo]
+        pending = [pool.apply_async(_worker_train, (spec, st, the_plan)) for st in stacks]
         while pending:
             with contextlib.suppress(queue.Empty):
                 bar.update(progress_queue.get(timeout=0.05))

@@ -58,14 +58,17 @@ class _StopAfter:
             raise KeyboardInterrupt
 
 
-def test_an_interrupted_then_resumed_study_equals_an_uninterrupted_one(tmp_path, tiny_spec, tiny):
-    run_study(tiny_spec, tmp_path / "whole", **tiny, jobs=1, progress=False, log=None)
+def test_an_interrupted_then_resumed_study_equals_an_uninterrupted_one(tmp_path, tiny):
+    # Two widths: two stacks (settings of one width would share a stack and finish together),
+    # the wider one trained first.
+    spec = StudySpec("widths", "moons", (2, 3, 2), vary={"width": [3, 2]})
+    run_study(spec, tmp_path / "whole", **tiny, jobs=1, progress=False, log=None)
     part = tmp_path / "part"
     with pytest.raises(KeyboardInterrupt):  # stopped inside the second setting
-        run_study(tiny_spec, part, **tiny, jobs=1, progress=_StopAfter(100), log=None)
+        run_study(spec, part, **tiny, jobs=1, progress=_StopAfter(100), log=None)
     assert setting_path(part, 0).exists() and not setting_path(part, 1).exists()
     first = setting_path(part, 0).read_bytes()
-    run_study(tiny_spec, part, **tiny, jobs=1, progress=False, log=None)
+    run_study(spec, part, **tiny, jobs=1, progress=False, log=None)
     assert setting_path(part, 0).read_bytes() == first  # finished setting skipped, not redone
     assert _numbers(_rows(part)) == _numbers(_rows(tmp_path / "whole"))
     assert json.loads((part / "study.json").read_text())["status"] == "finished"
@@ -118,3 +121,18 @@ def test_a_diverging_setting_is_recorded_and_the_study_completes(tmp_path, tiny)
     assert small["diverged_mean"] == 0 and large["diverged_mean"] > 0
     assert all("diverged at pass" in r["error"] for r in _rows(tmp_path)[2:])
     assert any("training diverged" in line for line in result.diagnosis)
+
+
+def test_settings_of_one_architecture_share_stacks_cut_for_the_workers():
+    from backproplab.studies.presets import preset
+    from backproplab.studies.runner import plan, plan_stacks
+    from backproplab.studies.spec import settings
+
+    spec = preset("moons-activations")  # 3 settings x 5 seeds of 2-3-2
+    the_plan = plan(spec, seeds=5, passes=100)
+    stacks = plan_stacks(settings(spec), the_plan, jobs=2)
+    assert [len(st) for st in stacks] == [8, 7]
+    assert [s.activation for s, _ in stacks[0]] == ["relu"] * 5 + ["sigmoid"] * 3  # runs
+    hidden = preset("moons-hidden")  # width 1 trains one network per stack
+    stacks = plan_stacks(settings(hidden), plan(hidden, seeds=5, passes=100), jobs=2)
+    assert sorted(len(st) for st in stacks) == [1] * 5 + [5] * 5
