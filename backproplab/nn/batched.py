@@ -145,11 +145,15 @@ class BatchedNetwork(DeepNeuralNetwork):
         self.b = [b.reshape(S, 1, -1) for b in self._bWide]
         self._grads = DeepGradients([self._stack_view(M, l) for l, M in enumerate(self._dWide)],
                                     [db.reshape(S, 1, -1) for db in self._dbWide])
-        # reg_lambda of the network each weight belongs to, in the wide layout
+        # reg_lambda of the network each weight belongs to, for all weights (theta's first
+        # n_W entries) at once
+        self._n_W = int(ends[len(shapes) - 1])
         lam = self.reg_lambdas
-        self._lam = [np.repeat(lam, d_out) if l == 0 else np.repeat(lam, d_in)[:, None]
-                     for l, (d_in, d_out) in enumerate(pairs)]
-        self._scratch = [np.zeros(shape) for shape in shapes]
+        self._lam = np.concatenate([
+            np.broadcast_to(np.repeat(lam, d_out) if l == 0 else np.repeat(lam, d_in)[:, None],
+                            shape).ravel()
+            for l, ((d_in, d_out), shape) in enumerate(zip(pairs, shapes))])
+        self._scratch = np.zeros(self._n_W)
         self._block = [_exact_wide(S, d_in, d_out) for d_in, d_out in pairs]
         for s, seed in enumerate(seeds):
             W, _ = init_parameters(dims, seed)  # biases start at zero, as theta does
@@ -264,18 +268,20 @@ class BatchedNetwork(DeepNeuralNetwork):
         S = len(self)
         delta = self._a[-1] - self._one_hot(y)  # softmax + cross-entropy: dL/dz = probs - y
         for l in reversed(range(len(self._Wide))):
-            W, dW = self._Wide[l], self._dWide[l]
+            dW = self._dWide[l]
             if l == 0 and self._block[0]:  # X is shared: one product, X^T delta
                 np.matmul(X.T, delta, out=dW)
             else:  # a_s^T delta_s, the very BLAS call of network s alone
                 a_T = X.T if l == 0 else _stacked(self._a[l], S).transpose(0, 2, 1)
                 np.matmul(a_T, _stacked(delta, S), out=self._grads.dW[l])
-            np.multiply(self._lam[l], W, out=self._scratch[l])
-            dW += self._scratch[l]  # the engine's a^T delta + reg_lambda W, per network
             np.add.reduce(delta, axis=0, out=self._dbWide[l])
             if l > 0:  # back through W[l] and the activation of layer l-1
                 delta = self._product(delta, l, back=True)
                 delta *= self._activate(self._z[l - 1], l - 1, derivative=True)
+        # + reg_lambda W, per network and for all layers in one go: the engine's a^T delta +
+        # reg_lambda W, the same two roundings
+        np.multiply(self._lam, self._theta[:self._n_W], out=self._scratch)
+        self._grad[:self._n_W] += self._scratch
         return self._grads
 
     def fit_model(self, X, y, epsilon=EPSILON, num_passes=NUM_PASSES, print_loss=True, *,

@@ -31,7 +31,8 @@ FAILED_MARGIN = 0.15  # held-out accuracy within this of chance counts as no dec
 GAP_STEP = 0.01  # the gap "grows" once it exceeds its minimum by more than this
 
 
-def build_outputs(spec: StudySpec, out_dir, the_plan: dict, results: list):
+def build_outputs(spec: StudySpec, out_dir, the_plan: dict, results: list, jobs=1):
+    """Tables, figures and summary of a finished study; figures drawn by `jobs` processes."""
     from backproplab.studies.runner import StudyResult
 
     rows = result_rows(spec, results)
@@ -53,12 +54,15 @@ def build_outputs(spec: StudySpec, out_dir, the_plan: dict, results: list):
         "summary": write_text(out_dir / "summary.csv", _csv(summary, list(summary[0]))),
         "diagnostics": write_text(out_dir / "diagnostics.csv", _diagnostics_csv(results)),
     }
-    result.figures = {
-        "boundaries": _save(boundary_figure(spec, results, summary), out_dir / "boundaries.png"),
-        "losses": _save(loss_figure(spec, results), out_dir / "losses.png"),
-        "dataset": _save(dataset_figure(spec), out_dir / "dataset.png"),
-        "diagnostics": _save(diagnostics_figure(spec, results), out_dir / "diagnostics.png"),
-    }
+    tasks = [  # slowest first: with jobs > 1 each is drawn in a worker process
+        ("diagnostics", diagnostics_figure, (spec, results)),
+        ("losses", loss_figure, (spec, results)),
+        ("boundaries", boundary_figure, (spec, results, summary)),
+        ("dataset", dataset_figure, (spec,)),
+    ]
+    drawn = dict(_draw_all([(name, draw, args, out_dir / f"{name}.png")
+                            for name, draw, args in tasks], jobs))
+    result.figures = {name: drawn[name] for name in FIGURES}
     result.text = summary_text(spec, the_plan, summary, result.finding, result.diagnosis)
     result.tables["text"] = write_text(out_dir / "summary.txt", result.text + "\n")
     return result
@@ -290,8 +294,27 @@ def summary_text(spec, the_plan, summary, finding_text, diagnosis) -> str:
 # Figures
 
 
+FIGURES = ("boundaries", "losses", "dataset", "diagnostics")
+
+
 def _save(fig, path):
     return savefig(fig, path, bbox_inches=None)  # constrained layout already fits the figure
+
+
+def _draw(name, draw, args, path):
+    return name, _save(draw(*args), path)
+
+
+def _draw_all(tasks, jobs):
+    """(name, path) of every figure task (name, draw, args, path), in worker processes when
+    jobs > 1: matplotlib's layout and rendering take most of a short study's time."""
+    jobs = min(jobs or 1, len(tasks))
+    if jobs <= 1:
+        return [_draw(*task) for task in tasks]
+    from backproplab.studies.runner import worker_context, worker_init
+
+    with worker_context().Pool(jobs, initializer=worker_init) as pool:
+        return pool.starmap(_draw, tasks, chunksize=1)
 
 
 def network_from(result, s=0) -> DeepNeuralNetwork:

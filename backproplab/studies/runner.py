@@ -159,7 +159,8 @@ def run_study(study, out_dir, *, seeds=SEEDS, passes=PASSES, jobs=None, first_se
     meta.update(status="finished", finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
                 seconds={r["label"]: r["seconds"] for r in results})
     write_json(out_dir / "study.json", meta)
-    result = build_outputs(spec, out_dir, the_plan, results)
+    result = build_outputs(spec, out_dir, the_plan, results,
+                           jobs=(os.cpu_count() or 1) if jobs is None else jobs)
     if log is not None:
         log(result.text)
     return result
@@ -423,7 +424,13 @@ def _cost(stack, the_plan) -> float:
 _progress_queue = None
 
 
-def _worker_init(progress_queue):
+def worker_context():
+    """Worker processes by fork where there is one (no re-import, no pickled modules)."""
+    return multiprocessing.get_context("fork" if "fork" in
+                                       multiprocessing.get_all_start_methods() else "spawn")
+
+
+def worker_init(progress_queue=None):
     global _progress_queue
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     from threadpoolctl import threadpool_limits
@@ -437,10 +444,9 @@ def _worker_train(spec, stack, the_plan):
 
 
 def _pool(spec, stacks, the_plan, jobs, bar):
-    ctx = multiprocessing.get_context("fork" if "fork" in
-                                      multiprocessing.get_all_start_methods() else "spawn")
+    ctx = worker_context()
     progress_queue = ctx.Queue()
-    pool = ctx.Pool(jobs, initializer=_worker_init, initargs=(progress_queue,))
+    pool = ctx.Pool(jobs, initializer=worker_init, initargs=(progress_queue,))
     try:
         pending = [pool.apply_async(_worker_train, (spec, st, the_plan)) for st in stacks]
         while pending:
