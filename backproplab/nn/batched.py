@@ -33,8 +33,9 @@ gradients in another), so a gradient-descent step is a single `theta -= lr * gra
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from backproplab.nn.activations import ACTIVATIONS, activation_name
 from backproplab.nn.network import (
@@ -81,22 +82,9 @@ def _runs(names) -> list[tuple[str, int, int]]:
     return runs
 
 
-def _blocks(M, S, d_in, d_out):
-    """The S diagonal (d_in, d_out) blocks of a block-diagonal M: (S*d_in, S*d_out) as a
-    writable (S, d_in, d_out) view (block s starts d_in rows and d_out columns after s-1)."""
-    row, col = M.strides
-    return as_strided(M, (S, d_in, d_out), (d_in * row + d_out * col, row, col))
-
-
-# One wide product over all networks gives each network's numbers bit for bit (checked over
-# S <= 32 and widths 1..8 against OpenBLAS) except where a network's own product is a
-# matrix-vector one (a width of 1: numpy then calls another BLAS routine) or the summed length
-# S*d passes BLAS's block of 256, which it sums in pieces.
-WIDE_LIMIT = 256
-
-
-def _exact_wide(S, d_in, d_out) -> bool:
-    return min(d_in, d_out) >= 2 and S * max(d_in, d_out) <= WIDE_LIMIT
+def _first_layer(M, S):
+    """The wide first-layer weights (d_0, S*d_1) as an (S, d_0, d_1) view."""
+    return M.reshape(len(M), S, -1).transpose(1, 0, 2)
 
 
 def _stacked(A, S):
@@ -129,43 +117,34 @@ class BatchedNetwork(DeepNeuralNetwork):
         self._runs = _runs(activations)
         dims = self.dims
         pairs = list(zip(dims[:-1], dims[1:]))
-        shapes = [(d_in, S * d_out) if l == 0 else (S * d_in, S * d_out)
+        # W[0] wide, (d_0, S*d_1): column block s is network s. Hidden W[l] stacked, (S, d, d').
+        shapes = [(d_in, S * d_out) if l == 0 else (S, d_in, d_out)
                   for l, (d_in, d_out) in enumerate(pairs)]
-        sizes = [r * c for r, c in shapes] + [S * d_out for _, d_out in pairs]
+        sizes = [math.prod(shape) for shape in shapes] + [S * d_out for _, d_out in pairs]
         self._theta, self._grad = np.zeros(sum(sizes)), np.zeros(sum(sizes))
-        ends = np.cumsum(sizes)
-        self._Wide, self._dWide, self._bWide, self._dbWide = [], [], [], []
-        for l, shape in enumerate(shapes):
-            self._Wide.append(self._theta[ends[l] - sizes[l]:ends[l]].reshape(shape))
-            self._dWide.append(self._grad[ends[l] - sizes[l]:ends[l]].reshape(shape))
-            k = len(shapes) + l
-            self._bWide.append(self._theta[ends[k] - sizes[k]:ends[k]])
-            self._dbWide.append(self._grad[ends[k] - sizes[k]:ends[k]])
-        self.W = [self._stack_view(M, l) for l, M in enumerate(self._Wide)]
+        parts = np.split(np.arange(sum(sizes)), np.cumsum(sizes)[:-1])
+        L = len(pairs)
+        self._Wl = [self._theta[p[0]:p[-1] + 1].reshape(sh) for p, sh in zip(parts, shapes)]
+        self._dWl = [self._grad[p[0]:p[-1] + 1].reshape(sh) for p, sh in zip(parts, shapes)]
+        self._bWide = [self._theta[p[0]:p[-1] + 1] for p in parts[L:]]
+        self._dbWide = [self._grad[p[0]:p[-1] + 1] for p in parts[L:]]
+        self.W = [_first_layer(self._Wl[0], S), *self._Wl[1:]]
         self.b = [b.reshape(S, 1, -1) for b in self._bWide]
-        self._grads = DeepGradients([self._stack_view(M, l) for l, M in enumerate(self._dWide)],
+        self._grads = DeepGradients([_first_layer(self._dWl[0], S), *self._dWl[1:]],
                                     [db.reshape(S, 1, -1) for db in self._dbWide])
-        # reg_lambda of the network each weight belongs to, for all weights (theta's first
-        # n_W entries) at once
-        self._n_W = int(ends[len(shapes) - 1])
+        # reg_lambda of the network each weight belongs to, all weights (theta's first n_W
+        # entries) at once
+        self._n_W = sum(sizes[:L])
         lam = self.reg_lambdas
-        self._lam = np.concatenate([
-            np.broadcast_to(np.repeat(lam, d_out) if l == 0 else np.repeat(lam, d_in)[:, None],
-                            shape).ravel()
-            for l, ((d_in, d_out), shape) in enumerate(zip(pairs, shapes))])
+        self._lam = np.concatenate(
+            [np.tile(np.repeat(lam, d_out), d_in) if l == 0 else np.repeat(lam, d_in * d_out)
+             for l, (d_in, d_out) in enumerate(pairs)])
         self._scratch = np.zeros(self._n_W)
-        self._block = [_exact_wide(S, d_in, d_out) for d_in, d_out in pairs]
         for s, seed in enumerate(seeds):
             W, _ = init_parameters(dims, seed)  # biases start at zero, as theta does
             for l, W_l in enumerate(W):
                 self.W[l][s] = W_l
         self._y, self._Y = None, None
-
-    def _stack_view(self, M, l):
-        S, d_in, d_out = len(self.seeds), self.dims[l], self.dims[l + 1]
-        if l == 0:
-            return M.reshape(d_in, S, d_out).transpose(1, 0, 2)
-        return _blocks(M, S, d_in, d_out)
 
     def __repr__(self):
         act = self.activations[0] if len(self._runs) == 1 else self.activations
@@ -218,23 +197,27 @@ class BatchedNetwork(DeepNeuralNetwork):
 
     def _softmax(self, z):
         """softmax over each network's C columns of z: (N, S*C), as `softmax` computes it for
-        one network (row max, then exp, then the row sum in column order), but one call per
-        class over all rows and networks rather than a loop over N*S tiny rows."""
-        z3 = z.reshape(len(z), len(self), -1)
-        C = z3.shape[-1]
-        m = z3[..., 0].copy()
-        for c in range(1, C):
-            np.maximum(m, z3[..., c], out=m)
-        e = np.exp(z3 - m[..., None])
-        total = e[..., 0] + e[..., 1]
-        for c in range(2, C):
-            total += e[..., c]
-        e /= total[..., None]
-        return e.reshape(len(z), -1)
+        one network (row max, exp, then the row sum in column order), on a class-major copy
+        (C, N, S): one call per class over all rows and networks, instead of loops over N*S
+        rows of C numbers."""
+        N, S = len(z), len(self)
+        zc = z.reshape(N, S, -1).transpose(2, 0, 1).copy()
+        m = zc[0].copy()
+        for c in range(1, len(zc)):
+            np.maximum(m, zc[c], out=m)
+        zc -= m
+        np.exp(zc, out=zc)
+        total = zc[0] + zc[1]
+        for c in range(2, len(zc)):
+            total += zc[c]
+        zc /= total
+        probs = np.empty_like(z)
+        probs.reshape(N, S, -1)[:] = zc.transpose(1, 2, 0)
+        return probs
 
     def feedforward(self, X):
         """Forward pass of all S networks; returns the probabilities as (S, N, C) views."""
-        last = len(self._Wide) - 1
+        last = len(self._Wl) - 1
         self._a, self._z = [X], []
         for l, b in enumerate(self._bWide):
             z = self._product(self._a[l], l)
@@ -245,16 +228,14 @@ class BatchedNetwork(DeepNeuralNetwork):
         return self.probs
 
     def _product(self, A, l, back=False):
-        """A @ W[l] of every network (A @ W[l]^T with `back`), wide in, wide out: one product
-        with the block-diagonal matrix where that gives each network's numbers, else one BLAS
-        call per network."""
-        W = self._Wide[l].T if back else self._Wide[l]
-        if l == 0 or self._block[l]:
-            return A @ W
-        S = len(self)
-        out = np.empty((len(A), W.shape[1]))
-        np.matmul(_stacked(A, S), self.W[l].transpose(0, 2, 1) if back else self.W[l],
-                  out=_stacked(out, S))
+        """A @ W[l] of every network (A @ W[l]^T with `back`), wide (N, S*d) in and out. Layer
+        0's input X is shared: one product with the wide W[0]. Hidden layers: one numpy call,
+        one BLAS call per network on its columns, the very call of that network alone."""
+        if l == 0:
+            return A @ (self._Wl[0].T if back else self._Wl[0])
+        S, W = len(self), self._Wl[l]
+        out = np.empty((len(A), S * W.shape[1 if back else 2]))
+        np.matmul(_stacked(A, S), W.transpose(0, 2, 1) if back else W, out=_stacked(out, S))
         return out
 
     def _one_hot(self, y):
@@ -267,13 +248,12 @@ class BatchedNetwork(DeepNeuralNetwork):
         self.feedforward(X)
         S = len(self)
         delta = self._a[-1] - self._one_hot(y)  # softmax + cross-entropy: dL/dz = probs - y
-        for l in reversed(range(len(self._Wide))):
-            dW = self._dWide[l]
-            if l == 0 and self._block[0]:  # X is shared: one product, X^T delta
-                np.matmul(X.T, delta, out=dW)
+        for l in reversed(range(len(self._Wl))):
+            if l == 0:  # X is shared: one product, X^T delta, column block s for network s
+                np.matmul(X.T, delta, out=self._dWl[0])
             else:  # a_s^T delta_s, the very BLAS call of network s alone
-                a_T = X.T if l == 0 else _stacked(self._a[l], S).transpose(0, 2, 1)
-                np.matmul(a_T, _stacked(delta, S), out=self._grads.dW[l])
+                np.matmul(_stacked(self._a[l], S).transpose(0, 2, 1), _stacked(delta, S),
+                          out=self._dWl[l])
             np.add.reduce(delta, axis=0, out=self._dbWide[l])
             if l > 0:  # back through W[l] and the activation of layer l-1
                 delta = self._product(delta, l, back=True)

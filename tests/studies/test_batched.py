@@ -90,8 +90,10 @@ def test_networks_of_mixed_activations_and_lambdas_equal_each_network_trained_al
 
 def test_stacked_views_write_through_to_the_trained_parameters():
     stack = BatchedNetwork([2, 3, 3, 2], seeds=[0, 1])
-    stack.W[1][1, 0, 0] = 5.0  # network 1, hidden layer 2's first weight
-    assert stack._Wide[1][3, 3] == 5.0 and stack._Wide[1][0, 3] == 0.0  # its block, not another
+    stack.W[0][1, 0, 0] = 5.0  # network 1, first layer: a view into the wide W[0]
+    stack.W[1][1, 0, 0] = 6.0  # network 1, second layer
+    assert stack.network(1).W[0][0, 0] == 5.0 and stack.network(1).W[1][0, 0] == 6.0
+    assert 5.0 not in stack.network(0).W[0] and 6.0 not in stack.network(0).W[1]
 
 
 def test_a_stack_with_a_layer_of_width_one_is_refused():
