@@ -201,6 +201,9 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=3, help="seeds of the accuracy runs")
     parser.add_argument("--only", default="classic,accuracy,fast",
                         help="comma-separated parts to run")
+    parser.add_argument("--ours-bf16", action="store_true",
+                        help="our problem-set runs with --precision bf16 --channels-last "
+                             "(not the problem set's numerics: reported apart)")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch.set_num_threads for both loops (0: PyTorch's default)")
     parser.add_argument("--out", default=None, help="write the figures as JSON here")
@@ -228,6 +231,9 @@ def main(argv=None):
     work = Path(tempfile.mkdtemp(prefix="bench_cnn_"))
     problem_set = TrainConfig(optimizer="sgd", activation="relu", epochs=epochs, batch_size=64,
                               lr=0.01, momentum=0.5, device="cpu")
+    if args.ours_bf16:
+        problem_set = replace(problem_set, precision="bf16", channels_last=True)
+    report["ours_config"] = problem_set.__dict__
 
     def say(key, value):
         report[key] = value
