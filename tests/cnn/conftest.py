@@ -17,6 +17,12 @@ pytest.importorskip("tensorboard")
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "mnist"
 
 
+def pytest_collection_modifyitems(items):
+    for item in items:  # every test here needs PyTorch: `-m "not cnn"` leaves them out
+        if FIXTURE.parents[1] / "cnn" in item.path.parents:
+            item.add_marker(pytest.mark.cnn)
+
+
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch, tmp_path):
     """No test sees the user's data, cache or network: sources are only what a test sets.

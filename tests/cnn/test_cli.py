@@ -173,3 +173,11 @@ def test_ctrl_c_saves_a_checkpoint_that_resume_continues(fixture_dir, tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     after = torch.load(logdir / "checkpoint.pt", weights_only=True)["state"]
     assert after["step"] > step and after["batch"] == 0
+
+
+def test_compare_refuses_no_seeds_and_bad_epochs(capsys, fixture_dir, tmp_path):
+    err = one_line_error(capsys, "compare-cnn", "--seeds", 0, "--out", tmp_path / "c")
+    assert "--seeds must be a positive integer, got 0" in err
+    err = one_line_error(capsys, "compare-cnn", "--epochs", -1, "--out", tmp_path / "c")
+    assert "--epochs must be a positive integer, got -1" in err
+    assert not (tmp_path / "c").exists()

@@ -174,3 +174,10 @@ def test_a_download_falls_through_to_the_next_mirror(mirror, monkeypatch, fixtur
     source = data.locate("mnist", progress=False)
     assert source.origin == "download" and source.kind == "full"  # "full" for the fake counts
     assert len(data.load(source, "test")[1]) == 200
+
+
+def test_fashion_mnist_is_found_where_debian_installs_it(monkeypatch, data_copy):
+    info = replace(data.DATASETS["fashion-mnist"], system_dirs=(str(data_copy),))
+    monkeypatch.setitem(data.DATASETS, "fashion-mnist", info)
+    source = data.locate("fashion-mnist", download=False)
+    assert (source.origin, source.folder) == ("system", data_copy)
