@@ -15,6 +15,7 @@ metrics.csv (one row per epoch) and, with --save-model, model.pt.
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 
 from backproplab import config as flags
@@ -61,7 +62,7 @@ def run(args) -> int:
     except TrainingInterrupted as stop:
         print(f"backproplab train-cnn: {stop}", file=sys.stderr)
         raise KeyboardInterrupt from None  # the CLI's exit status 130
-    if result["history"]:
+    if result["history"] and os.environ.get("RANK", "0") == "0":  # once under torchrun
         final = result["final"]
         print(f"{result['logdir']}: test accuracy {final['test/accuracy']:.2%}, test loss "
               f"{final['test/loss']:.4f} after {final['epoch']} epochs, {result['time']:.1f} s")
