@@ -134,7 +134,7 @@ def classic_epochs(train_arrays, test_arrays, variant: str, seed=0):
 
 class Ours:
     """backproplab's trainer, run one epoch per `step()` by resuming its own checkpoint (which
-    continues exactly, see tests/cnn/test_train.py), so that runs can be interleaved. The time
+    continues exactly, see tests/cnn/test_cnn_train.py), so that runs can be interleaved. The time
     of each call includes its start-up (TensorBoard writer, checkpoint load): a handicap."""
 
     def __init__(self, tensors, config: TrainConfig, monitor_every: int, logdir: Path):

@@ -133,7 +133,7 @@ def train(config: TrainConfig, data_config: DataConfig | None = None,
                         if stop.requested(on_step is not None and bool(on_step(state.step))):
                             raise _Stop
                     state.elapsed = time.perf_counter() - t0
-                    row = epoch_metrics(config, ddp, model, data, dist, state, epoch)
+                    row = epoch_metrics(config, model, data, dist, state, epoch)
                     state.history.append(row)
                     if dist.is_main:
                         _print_epoch(row, progress)
@@ -205,7 +205,8 @@ def evaluate(model, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000, di
     return {"loss": loss / max(n, 1), "accuracy": correct / max(n, 1), "n": int(n)}
 
 
-def epoch_metrics(config, ddp, model, data: Tensors, dist, state: TrainState, epoch: int) -> dict:
+def epoch_metrics(config, model, data: Tensors, dist, state: TrainState, epoch: int) -> dict:
+    """One row of history: the epoch's mean training loss and the test (and val) metrics."""
     train_loss = dist.sum(torch.tensor([state.loss_sum, state.count], dtype=torch.float64,
                                        device=dist.device)).tolist()
     row = {"epoch": epoch + 1, "step": state.step, "time": round(state.elapsed, 3),
