@@ -145,6 +145,7 @@ def _table_csv(table: list) -> str:
 
 def _curves_figure(curves: dict):
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     fig = Figure(figsize=(10, 4))
     axes = fig.subplots(1, 2)
@@ -159,6 +160,7 @@ def _curves_figure(curves: dict):
                 std = values.std(0)
                 ax.fill_between(epochs, mean - std, mean + std, alpha=0.2, color=line.get_color())
         ax.set(xlabel="epoch", ylabel=label, title=f"{label} per epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     axes[0].legend()
     fig.tight_layout()
