@@ -41,7 +41,7 @@ from backproplab.studies.spec import Setting, StudySpec, _show, check_spec, sett
 SEEDS = 5
 PASSES = 20000
 # `backproplab reproduce --profile`: full is the problem set's; quick runs all 8 presets in about
-# 30-40 s on 2 cores (passes enough for the boundaries to take their shape).
+# 15 s on 2 cores (passes enough for the boundaries to take their shape).
 PROFILES = {"full": {"seeds": SEEDS, "passes": PASSES}, "quick": {"seeds": 3, "passes": 3000}}
 CURVE_POINTS = 100  # loss and accuracy recorded this many times per run
 DIAGNOSTIC_POINTS = 20  # diagnostics sampled this many times per run, plus at pass 0
