@@ -136,3 +136,17 @@ def test_settings_of_one_architecture_share_stacks_cut_for_the_workers():
     hidden = preset("moons-hidden")  # width 1 trains one network per stack
     stacks = plan_stacks(settings(hidden), plan(hidden, seeds=5, passes=100), jobs=2)
     assert sorted(len(st) for st in stacks) == [1] * 5 + [5] * 5
+
+
+def test_a_diverging_setting_in_a_shared_stack_leaves_its_stack_mates_exact(tmp_path):
+    # reg_lambda = 1000 with epsilon = 0.01 multiplies W by 1 - 10 = -9 every pass: it diverges,
+    # stops the stack it shares with reg_lambda = 0.01, and the stack is trained again by setting.
+    spec = StudySpec("decay", "moons", (2, 3, 2), vary={"reg_lambda": [0.01, 1000.0]})
+    result = run_study(spec, tmp_path, seeds=2, passes=300, jobs=1, progress=False, log=None)
+    small, large = result.summary
+    assert small["diverged_mean"] == 0 and large["diverged_mean"] == 1
+    X, y = load_dataset("moons")
+    for row in _rows(tmp_path)[:2]:
+        net = DeepNeuralNetwork([2, 3, 2], "tanh", 0.01, int(row["seed"]))
+        net.fit_model(X, y, num_passes=300, print_loss=False)
+        assert float(row["final_loss"]) == pytest.approx(net.calculate_loss(X, y), abs=1e-8)
