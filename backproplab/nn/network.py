@@ -11,8 +11,9 @@ Conventions (those of the classic nn-from-scratch tutorial, so numbers are compa
 - `backpropagation` returns the gradient of N*L (summed over examples, not averaged) as the
   problem set derives it, so a step is W -= epsilon * dW with the tutorial's epsilon = 0.01.
 
-The deep network's forward and backward passes broadcast over leading axes, so the same code also
-trains a stack of networks at once (weights of shape (S, d_in, d_out); see `nn.batched`).
+The studies train many such networks at once with `nn.batched.BatchedNetwork`, which repeats
+these operations network by network in the same order, so that each network's numbers are
+exactly those of training it alone.
 """
 
 from __future__ import annotations
