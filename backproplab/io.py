@@ -66,6 +66,31 @@ def savefig(fig, path, **kwargs) -> Path:
     return path
 
 
+def claim_folder(path, marker: str, flag: str = "--out") -> dict | None:
+    """The JSON `marker` that marks `path` as backproplab's folder; None for a new or empty one.
+
+    Refuses a path that is a file, an unreadable marker and a folder of other files, so that
+    nothing is ever written among someone else's files. What the marker must match to resume
+    (a study's plan, a run's config, a profile) is the caller's to check.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise BackproplabError(f"{flag} {str(path)!r} is a file, not a folder")
+    if (path / marker).is_file():
+        try:
+            return json.loads((path / marker).read_text())
+        except (OSError, ValueError) as exc:
+            raise BackproplabError(
+                f"{str(path / marker)!r} is not a readable {marker} ({exc})") from None
+    contents = sorted(p.name for p in path.iterdir()) if path.is_dir() else []
+    if contents:
+        shown = ", ".join(contents[:3]) + (", ..." if len(contents) > 3 else "")
+        raise BackproplabError(
+            f"{flag} {str(path)!r} is not empty: it already holds other files ({shown}) and no "
+            f"{marker}; choose a new or empty folder (nothing was written)")
+    return None
+
+
 def check_new_file(path, overwrite: bool = False, flag: str = "--overwrite") -> Path:
     """Refuse to replace an existing file unless asked."""
     path = Path(path)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import json
 import math
 import os
 import signal
@@ -39,7 +38,7 @@ from backproplab.cnn.config import DataConfig, MonitorConfig, TrainConfig
 from backproplab.cnn.data import Tensors, load_tensors
 from backproplab.cnn.monitor import Monitor
 from backproplab.errors import BackproplabError
-from backproplab.io import atomic_path, write_json, write_text
+from backproplab.io import atomic_path, claim_folder, write_json, write_text
 from backproplab.progress import Progress
 
 CHECKPOINT_FORMAT = "backproplab-cnn-checkpoint/1"
@@ -263,20 +262,8 @@ class RunFolder:
 
     def prepare(self, config: TrainConfig, data_identity: dict) -> dict | None:
         """Check the folder against `config`; return the checkpoint to resume from, if any."""
-        path, theirs = self.path, None
-        if path.exists() and not path.is_dir():
-            raise BackproplabError(f"--logdir {str(path)!r} is a file, not a folder")
-        contents = sorted(p.name for p in path.iterdir()) if path.is_dir() else []
-        if (path / "run.json").is_file():
-            try:
-                theirs = json.loads((path / "run.json").read_text())
-            except (OSError, ValueError) as exc:
-                raise BackproplabError(f"{path / 'run.json'} is unreadable ({exc})") from None
-        elif contents:
-            raise BackproplabError(
-                f"--logdir {str(path)!r} holds other files ({', '.join(contents[:3])}"
-                f"{', ...' if len(contents) > 3 else ''}) and no backproplab run; use an empty "
-                f"or new folder")
+        path = self.path
+        theirs = claim_folder(path, "run.json", "--logdir")
         if config.resume:
             if theirs is None or not (path / "checkpoint.pt").is_file():
                 raise BackproplabError(f"--resume: {str(path)!r} holds no checkpoint to resume")

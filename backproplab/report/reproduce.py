@@ -82,20 +82,16 @@ class RunFolder:
     def __init__(self, path: Path, profile: str):
         self.path = Path(path)
         self.state_path = self.path / STATE
-        if self.path.exists() and not self.path.is_dir():
-            raise BackproplabError(f"--out {str(self.path)!r} is a file, not a folder")
-        if self.state_path.exists():
-            self.state = _read_state(self.state_path)
-            if self.state.get("profile") != profile:
-                raise BackproplabError(
-                    f"--out {str(self.path)!r} holds a reproduce run of profile "
-                    f"{self.state.get('profile')!r}, not {profile!r}; choose another folder")
-        elif self.path.exists() and any(self.path.iterdir()):
+        state = io.claim_folder(self.path, STATE)
+        if state is None:
+            state = {"backproplab": __version__, "profile": profile, "parts": {}}
+        elif not isinstance(state, dict) or not isinstance(state.get("parts"), dict):
+            raise BackproplabError(f"{str(self.state_path)!r} is not a reproduce state file")
+        elif state.get("profile") != profile:
             raise BackproplabError(
-                f"--out {str(self.path)!r} already holds other files; choose a new or empty "
-                "folder (nothing was written)")
-        else:
-            self.state = {"backproplab": __version__, "profile": profile, "parts": {}}
+                f"--out {str(self.path)!r} holds a reproduce run of profile "
+                f"{state.get('profile')!r}, not {profile!r}; choose another folder")
+        self.state = state
 
     def done(self, part: str) -> dict | None:
         return self.state["parts"].get(part)
@@ -103,17 +99,6 @@ class RunFolder:
     def record(self, part: str, result: dict) -> None:
         self.state["parts"][part] = result
         io.write_json(self.state_path, self.state)
-
-
-def _read_state(path: Path) -> dict:
-    import json
-
-    try:
-        state = json.loads(path.read_text())
-        assert isinstance(state, dict) and isinstance(state.get("parts"), dict)
-        return state
-    except (ValueError, AssertionError) as exc:
-        raise BackproplabError(f"{str(path)!r} is not a reproduce state file ({exc})") from None
 
 
 def strict_json(obj):

@@ -30,7 +30,7 @@ import numpy as np
 from backproplab import __version__
 from backproplab.datasets import HELDOUT_SEED_OFFSET, heldout_sample, load_dataset
 from backproplab.errors import BackproplabError
-from backproplab.io import write_json
+from backproplab.io import claim_folder, write_json
 from backproplab.nn.batched import BatchedNetwork
 from backproplab.nn.network import check_number
 from backproplab.progress import Progress
@@ -171,7 +171,7 @@ def load_study(out_dir) -> StudyResult:
     from backproplab.studies.outputs import build_outputs
 
     out_dir = Path(out_dir)
-    meta = _read_study_json(out_dir)
+    meta = claim_folder(out_dir, "study.json", "study folder")
     if meta is None:
         raise BackproplabError(f"{str(out_dir)!r} holds no study (no study.json)")
     spec = StudySpec.from_dict(meta["plan"]["study"])
@@ -191,20 +191,8 @@ def setting_path(out_dir, index) -> Path:
     return Path(out_dir) / "settings" / f"{index:02d}.json"
 
 
-def _read_study_json(out_dir):
-    path = out_dir / "study.json"
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise BackproplabError(f"{str(path)!r} is not a readable study.json: {exc}") from None
-
-
 def _claim_folder(out_dir: Path, the_plan: dict) -> dict:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise BackproplabError(f"--out {str(out_dir)!r} is a file, not a folder")
-    meta = _read_study_json(out_dir) if out_dir.is_dir() else None
+    meta = claim_folder(out_dir, "study.json")
     if meta is not None:
         old = meta.get("plan", {})
         if old != json.loads(json.dumps(the_plan)):
@@ -215,9 +203,6 @@ def _claim_folder(out_dir: Path, the_plan: dict) -> dict:
                 "it")
         meta.update(status="running", resumed=time.strftime("%Y-%m-%dT%H:%M:%S"))
         return meta
-    if out_dir.is_dir() and any(out_dir.iterdir()):
-        raise BackproplabError(
-            f"{str(out_dir)!r} is not empty and holds no study.json; choose another --out")
     meta = {"plan": the_plan, "rerun": rerun_command(the_plan), "status": "running",
             "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "versions": _versions()}
     write_json(out_dir / "study.json", meta)
