@@ -111,6 +111,7 @@ def train(config: TrainConfig, data_config: DataConfig | None = None,
                     bar = _bar(progress if dist.is_main else False, len(batches), epoch,
                                config.epochs, state.batch, state.step, total_steps)
                     model.train()
+                    stopping = False
                     for i in range(state.batch, len(batches)):
                         idx = batches[i]
                         monitored = dist.is_main and monitor.due(state.step)
@@ -129,7 +130,8 @@ def train(config: TrainConfig, data_config: DataConfig | None = None,
                         state.count += len(idx)
                         state.step, state.batch = state.step + 1, i + 1
                         bar(state)
-                        if stop.requested(on_step is not None and bool(on_step(state.step))):
+                        stopping = stop.requested(on_step is not None and bool(on_step(state.step)))
+                        if stopping and i + 1 < len(batches):
                             raise _Stop
                     state.elapsed = time.perf_counter() - t0
                     row = epoch_metrics(config, model, data, dist, state, epoch)
@@ -142,6 +144,8 @@ def train(config: TrainConfig, data_config: DataConfig | None = None,
                         scheduler.step()
                     state.epoch, state.batch, state.loss_sum, state.count = epoch + 1, 0, 0.0, 0
                     run.save(config, data.identity(), model, optimizer, scheduler, state, monitor)
+                    if stopping and epoch + 1 < config.epochs:  # asked on the epoch's last step:
+                        raise TrainingInterrupted(logdir, state.step)  # finished, saved, stop
         except _Stop:
             state.elapsed = time.perf_counter() - t0
             run.save(config, data.identity(), model, optimizer, scheduler, state, monitor)
