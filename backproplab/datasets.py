@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 from sklearn import datasets as skd
 
-from backproplab.nn.network import check_number
+from backproplab.checks import check_number
 
 BLOB_CENTERS = np.array([[0.97627008, 4.30378733], [2.05526752, 0.89766366],
                          [-1.52690401, 2.91788226], [-1.24825577, 7.83546002]])

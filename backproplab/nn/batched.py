@@ -41,6 +41,7 @@ import math
 
 import numpy as np
 
+from backproplab.checks import check_number, check_seeds
 from backproplab.nn.activations import ACTIVATIONS, activation_name
 from backproplab.nn.network import (
     ACTIVATION,
@@ -49,21 +50,10 @@ from backproplab.nn.network import (
     REG_LAMBDA,
     DeepGradients,
     DeepNeuralNetwork,
-    check_number,
     cross_entropy_loss,
     init_parameters,
     one_hot,
 )
-
-
-def check_seeds(seeds) -> list[int]:
-    """A non-empty list of distinct integer seeds >= 0, or a ValueError naming the bad one."""
-    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
-        raise ValueError(f"seeds={seeds!r} must be a list of integer seeds such as [0, 1, 2]")
-    seeds = [check_number("seed", s, low=0, strict=False, integer=True) for s in seeds]
-    if not seeds:
-        raise ValueError("seeds=[] must hold at least one seed")
-    return [int(s) for s in seeds]
 
 
 def _per_network(name, value, S) -> list:

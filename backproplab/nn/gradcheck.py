@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backproplab.nn.network import check_Xy
+from backproplab.checks import check_Xy
 
 STEP = 1e-5
 THRESHOLD = 1e-6

@@ -18,11 +18,11 @@ exactly those of training it alone.
 
 from __future__ import annotations
 
-import numbers
 from typing import NamedTuple
 
 import numpy as np
 
+from backproplab.checks import check_layer_dims, check_number, check_X, check_Xy
 from backproplab.nn.activations import ACTIVATIONS, activation_name, log_softmax, softmax
 
 # The problem set's settings: one source of truth for the constructors, fit_model and the CLI.
@@ -47,65 +47,6 @@ class DeepGradients(NamedTuple):
 
     dW: list
     db: list
-
-
-# ---------------------------------------------------------------------------------------------
-# Checks: bad input gets a ValueError naming the argument and its value.
-
-
-def check_layer_dims(dims, name="nn_layer_dims") -> list[int]:
-    if isinstance(dims, (str, bytes)) or not hasattr(dims, "__len__"):
-        raise ValueError(f"{name}={dims!r} must be a list of layer sizes such as [2, 3, 2]")
-    dims = list(dims)
-    if len(dims) < 2:
-        raise ValueError(f"{name}={dims!r} needs at least 2 entries (input and output sizes)")
-    for d in dims:
-        if isinstance(d, bool) or not isinstance(d, numbers.Integral):
-            raise ValueError(f"{name}={dims!r}: every size must be an integer, got {d!r}")
-        if d < 1:
-            raise ValueError(f"{name}={dims!r}: every size must be >= 1, got {d}")
-    if dims[-1] < 2:
-        raise ValueError(f"{name}={dims!r}: the output layer needs at least 2 classes")
-    return [int(d) for d in dims]
-
-
-def check_number(name, value, low=None, strict=True, integer=False):
-    kind = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, kind) or not np.isfinite(value):
-        what = "an integer" if integer else "a finite number"
-        raise ValueError(f"{name}={value!r} must be {what}")
-    if low is not None and (value <= low if strict else value < low):
-        raise ValueError(f"{name}={value!r} must be {'>' if strict else '>='} {low}")
-    return value
-
-
-def check_X(X, input_dim=None) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-D (N examples, d features), got shape {X.shape}")
-    if input_dim is not None and X.shape[1] != input_dim:
-        raise ValueError(f"X has {X.shape[1]} columns but the network's input dim is {input_dim}")
-    if not np.all(np.isfinite(X)):
-        bad = int(np.size(X) - np.isfinite(X).sum())
-        raise ValueError(f"X contains {bad} NaN or infinite value(s)")
-    return X
-
-
-def check_Xy(X, y, input_dim, n_classes):
-    X = check_X(X, input_dim)
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise ValueError(f"y must be 1-D class labels, got shape {y.shape}")
-    if len(y) != len(X):
-        raise ValueError(f"X has {len(X)} rows but y has {len(y)} labels")
-    if y.dtype.kind not in "iub":
-        if y.dtype.kind != "f" or not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
-            raise ValueError(f"y must hold integer class labels, got dtype {y.dtype}")
-    y = y.astype(np.int64)
-    if len(y) and (y.min() < 0 or y.max() >= n_classes):
-        bad = y[(y < 0) | (y >= n_classes)][0]
-        raise ValueError(f"label {bad} in y is outside [0, {n_classes}) for output dim {n_classes}")
-    return X, y
 
 
 def init_parameters(dims, seed):

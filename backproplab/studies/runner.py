@@ -28,11 +28,11 @@ from pathlib import Path
 import numpy as np
 
 from backproplab import __version__
+from backproplab.checks import check_number
 from backproplab.datasets import HELDOUT_SEED_OFFSET, heldout_sample, load_dataset
 from backproplab.errors import BackproplabError
 from backproplab.io import claim_folder, write_json
 from backproplab.nn.batched import BatchedNetwork
-from backproplab.nn.network import check_number
 from backproplab.progress import Progress
 from backproplab.studies.diagnostics import Monitor
 from backproplab.studies.presets import PRESETS, preset

@@ -16,16 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from backproplab.checks import check_layer_dims, check_number
 from backproplab.datasets import DATASETS, dataset_info
 from backproplab.errors import BackproplabError
 from backproplab.nn.activations import ACTIVATIONS, activation_name
-from backproplab.nn.network import (
-    ACTIVATION,
-    EPSILON,
-    REG_LAMBDA,
-    check_layer_dims,
-    check_number,
-)
+from backproplab.nn.network import ACTIVATION, EPSILON, REG_LAMBDA
 
 
 def _int(text):

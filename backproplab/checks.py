@@ -1,0 +1,85 @@
+"""Checks of user input, in one place: a ValueError naming the argument, its value and what is
+valid. NumPy is imported only by the array checks, so the command line can use the rest."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+
+def check_layer_dims(dims, name="nn_layer_dims") -> list[int]:
+    """Layer sizes [d_0, ..., d_L]: integers >= 1, at least 2 of them, at least 2 classes."""
+    if isinstance(dims, (str, bytes)) or not hasattr(dims, "__len__"):
+        raise ValueError(f"{name}={dims!r} must be a list of layer sizes such as [2, 3, 2]")
+    dims = list(dims)
+    if len(dims) < 2:
+        raise ValueError(f"{name}={dims!r} needs at least 2 entries (input and output sizes)")
+    for d in dims:
+        if isinstance(d, bool) or not isinstance(d, numbers.Integral):
+            raise ValueError(f"{name}={dims!r}: every size must be an integer, got {d!r}")
+        if d < 1:
+            raise ValueError(f"{name}={dims!r}: every size must be >= 1, got {d}")
+    if dims[-1] < 2:
+        raise ValueError(f"{name}={dims!r}: the output layer needs at least 2 classes")
+    return [int(d) for d in dims]
+
+
+def _finite(value) -> bool:
+    return isinstance(value, numbers.Integral) or math.isfinite(value)
+
+
+def check_number(name, value, low=None, strict=True, integer=False):
+    """`value` as a finite number (an integer with `integer`) above `low` (or at it, unless
+    `strict`)."""
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind) or not _finite(value):
+        what = "an integer" if integer else "a finite number"
+        raise ValueError(f"{name}={value!r} must be {what}")
+    if low is not None and (value <= low if strict else value < low):
+        raise ValueError(f"{name}={value!r} must be {'>' if strict else '>='} {low}")
+    return value
+
+
+def check_X(X, input_dim=None):
+    """X as a float64 array (N, d), finite, with `input_dim` columns."""
+    import numpy as np
+
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (N examples, d features), got shape {X.shape}")
+    if input_dim is not None and X.shape[1] != input_dim:
+        raise ValueError(f"X has {X.shape[1]} columns but the network's input dim is {input_dim}")
+    if not np.all(np.isfinite(X)):
+        bad = int(np.size(X) - np.isfinite(X).sum())
+        raise ValueError(f"X contains {bad} NaN or infinite value(s)")
+    return X
+
+
+def check_Xy(X, y, input_dim, n_classes):
+    """X (N, d) and integer labels y (N,) in [0, n_classes)."""
+    import numpy as np
+
+    X = check_X(X, input_dim)
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D class labels, got shape {y.shape}")
+    if len(y) != len(X):
+        raise ValueError(f"X has {len(X)} rows but y has {len(y)} labels")
+    if y.dtype.kind not in "iub":
+        if y.dtype.kind != "f" or not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
+            raise ValueError(f"y must hold integer class labels, got dtype {y.dtype}")
+    y = y.astype(np.int64)
+    if len(y) and (y.min() < 0 or y.max() >= n_classes):
+        bad = y[(y < 0) | (y >= n_classes)][0]
+        raise ValueError(f"label {bad} in y is outside [0, {n_classes}) for output dim {n_classes}")
+    return X, y
+
+
+def check_seeds(seeds) -> list[int]:
+    """A non-empty list of distinct integer seeds >= 0, or a ValueError naming the bad one."""
+    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
+        raise ValueError(f"seeds={seeds!r} must be a list of integer seeds such as [0, 1, 2]")
+    seeds = [check_number("seed", s, low=0, strict=False, integer=True) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds=[] must hold at least one seed")
+    return [int(s) for s in seeds]
