@@ -1,13 +1,24 @@
-"""Files written by backproplab are written atomically, and nothing is overwritten unasked."""
+"""Files written by backproplab are written atomically, and nothing is overwritten unasked.
+
+`RunFolder` is the one resumable output folder of every job (a study, a CNN run, a comparison's
+runs, reproduce): a JSON marker says the folder is backproplab's and which job it holds (its
+identity), with the versions that wrote it; `open` claims the folder and applies the resume
+policy, so that a rerun continues only the same job and nothing else is ever written over.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import json
 import os
+import platform
 import tempfile
+import time
+from importlib import metadata
 from pathlib import Path
 
+from backproplab import __version__
 from backproplab.errors import BackproplabError
 
 _UMASK = os.umask(0o022)  # read once, at import (setting it is process-wide), then restored
@@ -66,6 +77,19 @@ def savefig(fig, path, **kwargs) -> Path:
     return path
 
 
+def versions(*packages: str) -> dict:
+    """Versions of backproplab, Python and the named installed distributions (not imported)."""
+    out = {"backproplab": __version__, "python": platform.python_version()}
+    for name in packages:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            out[name] = metadata.version(name)
+    return out
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S")
+
+
 def claim_folder(path, marker: str, flag: str = "--out") -> dict | None:
     """The JSON `marker` that marks `path` as backproplab's folder; None for a new or empty one.
 
@@ -78,10 +102,14 @@ def claim_folder(path, marker: str, flag: str = "--out") -> dict | None:
         raise BackproplabError(f"{flag} {str(path)!r} is a file, not a folder")
     if (path / marker).is_file():
         try:
-            return json.loads((path / marker).read_text())
+            meta = json.loads((path / marker).read_text())
         except (OSError, ValueError) as exc:
             raise BackproplabError(
                 f"{str(path / marker)!r} is not a readable {marker} ({exc})") from None
+        if not isinstance(meta, dict):
+            raise BackproplabError(f"{str(path / marker)!r} is not a backproplab {marker} (it "
+                                   f"holds {type(meta).__name__}, not an object)")
+        return meta
     contents = sorted(p.name for p in path.iterdir()) if path.is_dir() else []
     if contents:
         shown = ", ".join(contents[:3]) + (", ..." if len(contents) > 3 else "")
@@ -97,3 +125,107 @@ def check_new_file(path, overwrite: bool = False, flag: str = "--overwrite") -> 
     if path.exists() and not overwrite:
         raise BackproplabError(f"{str(path)!r} already exists; pass {flag} to replace it")
     return path
+
+
+class RunFolder:
+    """A job's output folder, marked by the JSON file `marker` (study.json, run.json, ...).
+
+    The marker holds the job's identity (top-level keys whose values must match to resume,
+    e.g. {"plan": ...} or {"config": ..., "data": ...}), `versions` and the job's own state.
+    `kind` names the job in messages ("study", "run"), `flag` the option naming the folder,
+    `owned` the file names and globs of the job (the only files `--overwrite` removes).
+    """
+
+    def __init__(self, path, marker: str, *, kind: str = "run", flag: str = "--out",
+                 owned: tuple = ()):
+        self.path, self.marker, self.kind, self.flag = Path(path), marker, kind, flag
+        self.owned = (marker, *owned)
+
+    @property
+    def marker_path(self) -> Path:
+        return self.path / self.marker
+
+    def read(self) -> dict | None:
+        """The marker, or None for a new or empty folder; refuses anything else."""
+        return claim_folder(self.path, self.marker, self.flag)
+
+    def open(self, identity: dict, *, resume: bool | None = None, overwrite: bool = False,
+             free: tuple = (), describe=None, versions_of: tuple = ()) -> dict | None:
+        """Claim the folder for the job `identity`; return the marker to resume from, or None
+        when the job starts afresh (a new marker is then written).
+
+        resume=None: a folder holding the same job resumes, another job is refused (or
+        replaced with `overwrite`); resume=True: the same job must be there; resume=False: a
+        folder holding a job is refused unless `overwrite`. `free`: identity keys (or
+        "key.subkey") that may differ on resume. `describe(marker)`: a few words on a job.
+        """
+        theirs = self.read()
+        describe = describe or (lambda m: "")
+        if theirs is not None and resume is not False and not overwrite:
+            differ = differences(theirs, identity, free)
+            if differ:
+                what = describe(theirs)
+                raise BackproplabError(
+                    f"{self._where()} holds another {self.kind}{f' ({what})' if what else ''}: "
+                    + "; ".join(differ)
+                    + ("" if resume else f"; choose another {self.flag} or remove it"))
+            return theirs
+        if resume:
+            raise BackproplabError(f"--resume: {str(self.path)!r} holds no {self.kind} to "
+                                   "resume")
+        if theirs is not None:
+            if not overwrite:
+                what = describe(theirs)
+                raise BackproplabError(
+                    f"{self._where()} already holds a {self.kind}{f' ({what})' if what else ''};"
+                    " pass --resume to continue it or --overwrite to replace it")
+            self.remove_owned()
+        meta = {**identity, "versions": versions(*versions_of), "started": now()}
+        self.write(meta)
+        return None
+
+    def write(self, meta: dict) -> Path:
+        return write_json(self.marker_path, meta)
+
+    def remove_owned(self) -> None:
+        """Delete the job's own files (regular files only), nothing else."""
+        for p in sorted(self.path.iterdir()) if self.path.is_dir() else []:
+            if not any(fnmatch.fnmatch(p.name, pattern) for pattern in self.owned):
+                continue
+            if p.is_symlink() or not p.is_file():
+                raise BackproplabError(f"{str(p)!r} is not a regular file that backproplab "
+                                       "wrote; remove it yourself (nothing was deleted)")
+        for p in sorted(self.path.iterdir()) if self.path.is_dir() else []:
+            if any(fnmatch.fnmatch(p.name, pattern) for pattern in self.owned):
+                p.unlink()
+
+    def _where(self) -> str:
+        return f"{self.flag} {str(self.path)!r}"
+
+
+def differences(theirs: dict, mine: dict, free: tuple = ()) -> list[str]:
+    """'key=theirs there, mine here' for each identity key (or sub-key of a dict value) that
+    differs; long values are named only. Keys in `free` ("key" or "key.subkey") are skipped."""
+    out = []
+    for key, value in mine.items():
+        if key in free:
+            continue
+        old = _plain(theirs.get(key))
+        value = _plain(value)
+        if isinstance(old, dict) and isinstance(value, dict):
+            out += [_differ(k, old.get(k), v) for k, v in value.items()
+                    if f"{key}.{k}" not in free and old.get(k) != v]
+        elif old != value:
+            out.append(_differ(key, old, value))
+    return out
+
+
+def _plain(value):
+    """As it reads back from JSON (tuples as lists, paths as strings)."""
+    return json.loads(json.dumps(value, default=_jsonable))
+
+
+def _differ(key, old, new) -> str:
+    if len(repr(old)) + len(repr(new)) > 80:
+        return f"{key} differs"
+    return f"{key}={old!r} there, {new!r} here"
