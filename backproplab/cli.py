@@ -1,9 +1,9 @@
 """The `backproplab` command: one subcommand per job.
 
 Each subcommand lives in its own module, which provides `add_arguments(parser)` and
-`run(args) -> int`; modules are imported only when needed, so that `backproplab --help` and the
-NumPy commands work without PyTorch. A `BackproplabError` (or any `ValueError`) becomes one line
-on stderr and exit status 2; set BACKPROPLAB_DEBUG=1 to see the traceback instead.
+`run(args) -> int`; only the module of the command given is imported, so that `--help` answers
+at once and the NumPy commands work without PyTorch. A `BackproplabError` (or any `ValueError`)
+becomes one line on stderr and exit status 2; set BACKPROPLAB_DEBUG=1 to see the traceback.
 """
 
 from __future__ import annotations
@@ -32,17 +32,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands=None) -> argparse.ArgumentParser:
+    """The parser with the full options of `commands` (default: all); the other commands are
+    listed by name only, so that `backproplab CMD` imports CMD's module and nothing else."""
     parser = _Parser(prog="backproplab", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"backproplab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (module, help_text) in COMMANDS.items():
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("backproplab"):
-                continue  # a command not built yet
-            raise
+        if commands is not None and name not in commands:
+            sub.add_parser(name, help=help_text)
+            continue
+        mod = importlib.import_module(module)
         p = sub.add_parser(name, help=help_text, description=(mod.__doc__ or help_text).strip(),
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         mod.add_arguments(p)
@@ -50,8 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command(argv: list[str]) -> str | None:
+    """The subcommand named on the command line: its first word that is one."""
+    return next((a for a in argv if a in COMMANDS), None)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    parser = build_parser([_command(argv)])
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()
