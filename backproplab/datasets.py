@@ -3,6 +3,9 @@
 Every generator draws from its own `seed`, so a fresh sample of the same distribution is the
 same call with another seed (`heldout_sample`). Blobs keep fixed centres (those of
 `make_blobs(centers=4, random_state=0)`) for the same reason.
+
+The table `DATASETS` (names, classes, default noise) loads without NumPy or scikit-learn, so that
+a command's options can list it at once; the generators import them when they draw.
 """
 
 from __future__ import annotations
@@ -10,31 +13,40 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-import numpy as np
-from sklearn import datasets as skd
-
 from backproplab.checks import check_number
 
-BLOB_CENTERS = np.array([[0.97627008, 4.30378733], [2.05526752, 0.89766366],
-                         [-1.52690401, 2.91788226], [-1.24825577, 7.83546002]])
+BLOB_CENTERS = ((0.97627008, 4.30378733), (2.05526752, 0.89766366),
+                (-1.52690401, 2.91788226), (-1.24825577, 7.83546002))
 HELDOUT_SIZE = 1000
 HELDOUT_SEED_OFFSET = 10_000  # held-out samples use seed + this: never a training random_state
 
 
+# scikit-learn takes a second to import: only the generators that draw from it load it.
+
+
 def _moons(n, noise, rng):
-    return skd.make_moons(n, noise=noise, random_state=rng)
+    from sklearn.datasets import make_moons
+
+    return make_moons(n, noise=noise, random_state=rng)
 
 
 def _blobs(n, noise, rng):
-    return skd.make_blobs(n, centers=BLOB_CENTERS, cluster_std=noise, random_state=rng)
+    import numpy as np
+    from sklearn.datasets import make_blobs
+
+    return make_blobs(n, centers=np.array(BLOB_CENTERS), cluster_std=noise, random_state=rng)
 
 
 def _circles(n, noise, rng):
-    return skd.make_circles(n, noise=noise, factor=0.5, random_state=rng)
+    from sklearn.datasets import make_circles
+
+    return make_circles(n, noise=noise, factor=0.5, random_state=rng)
 
 
 def _spiral(n, noise, rng, k=3):
     """k interleaved spiral arms (the CS231n spiral), one class each."""
+    import numpy as np
+
     r = np.random.RandomState(rng)
     y = np.arange(n) % k
     t = r.uniform(0.0, 1.0, n)
@@ -44,6 +56,8 @@ def _spiral(n, noise, rng, k=3):
 
 
 def _xor(n, noise, rng):
+    import numpy as np
+
     r = np.random.RandomState(rng)
     X = r.uniform(-1.0, 1.0, (n, 2))
     y = ((X[:, 0] > 0) ^ (X[:, 1] > 0)).astype(int)
@@ -82,6 +96,8 @@ def load_dataset(name="moons", n_samples=N_SAMPLES, noise=None, seed=0):
     check_number("n_samples", n_samples, low=1, strict=False, integer=True)
     noise = info.noise if noise is None else check_number("noise", noise, low=0, strict=False)
     check_number("seed", seed, low=0, strict=False, integer=True)
+    import numpy as np
+
     X, y = info.make(int(n_samples), noise, seed)
     return np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.int64)
 
@@ -93,6 +109,8 @@ def heldout_sample(name="moons", noise=None, seed=0, n_samples=HELDOUT_SIZE):
 
 def train_test_split(X, y, test_size=0.25, seed=0):
     """Shuffle with RandomState(seed) and split: X_train, X_test, y_train, y_test."""
+    import numpy as np
+
     check_number("test_size", test_size, low=0)
     if test_size >= 1:
         raise ValueError(f"test_size={test_size!r} must be a fraction in (0, 1)")

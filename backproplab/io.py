@@ -9,6 +9,7 @@ policy, so that a rerun continues only the same job and nothing else is ever wri
 from __future__ import annotations
 
 import contextlib
+import csv
 import fnmatch
 import json
 import os
@@ -16,6 +17,7 @@ import platform
 import tempfile
 import time
 from importlib import metadata
+from io import StringIO
 from pathlib import Path
 
 from backproplab import __version__
@@ -65,6 +67,17 @@ def _jsonable(x):
     if isinstance(x, Path):
         return str(x)
     raise TypeError(f"not JSON serialisable: {type(x).__name__}")
+
+
+def csv_text(rows, columns) -> str:
+    """CSV text of `rows` (dicts) under the header `columns`: keys not in `columns` are left out,
+    missing ones left empty, floats written with 10 significant digits."""
+    buf = StringIO()
+    writer = csv.DictWriter(buf, columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (f"{v:.10g}" if isinstance(v, float) else v) for k, v in row.items()})
+    return buf.getvalue()
 
 
 def savefig(fig, path, **kwargs) -> Path:
