@@ -17,9 +17,9 @@ from pathlib import Path
 
 import torch
 
+from backproplab.cnn.architecture import LAYERS
 from backproplab.cnn.config import DataConfig, MonitorConfig, TrainConfig
 from backproplab.cnn.data import load_tensors
-from backproplab.cnn.model import LAYERS
 from backproplab.cnn.train import train
 from backproplab.errors import BackproplabError
 from backproplab.io import savefig, write_json, write_text
@@ -175,7 +175,7 @@ def _weights_figure(results: dict):
     axes = fig.subplots(2, 2).ravel()
     weights = {name: torch.load(runs[0]["checkpoint"], map_location="cpu",
                                 weights_only=True)["model"] for name, runs in results.items()}
-    for ax, layer in zip(axes, LAYERS):
+    for ax, layer in zip(axes, (layer.name for layer in LAYERS)):
         for name, state in weights.items():
             w = state[f"{layer}.weight"].flatten().numpy()
             ax.hist(w, bins=60, histtype="step", label=name, density=True)

@@ -1,14 +1,8 @@
-"""The problem set's convolutional network, exactly:
+"""The problem set's convolutional network, built from its table (`architecture.LAYERS`):
+two 5x5 convolutions with max-pooling, two fully connected layers, dropout, log-softmax.
 
-    x (N, 1, 28, 28)
-    conv1 5x5, 1->10   -> (N, 10, 24, 24)   activation, max-pool 2 -> (N, 10, 12, 12)
-    conv2 5x5, 10->20  -> (N, 20, 8, 8)     activation, max-pool 2 -> (N, 20, 4, 4)
-    flatten            -> (N, 320)
-    fc1 320->50        -> (N, 50)           activation, dropout 0.5
-    fc2 50->10         -> (N, 10)           log-softmax (so NLLLoss gives cross-entropy)
-
-Each step is a module of its own, so the monitor can hook the net input (conv/linear output),
-the activation and the pooled output of every layer by name.
+Each step is a module of its own (`conv1`, `conv1_act`, `conv1_pool`, ...), so that the monitor
+can hook the net input, the activation and the pooled output of every layer by name.
 """
 
 from __future__ import annotations
@@ -17,15 +11,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
+from backproplab.cnn.architecture import LAYERS
 
-# layer -> (net-input module, activation module, pooling module); None where the layer has none.
-LAYERS = {
-    "conv1": ("conv1", "act1", "pool1"),
-    "conv2": ("conv2", "act2", "pool2"),
-    "fc1": ("fc1", "act3", None),
-    "fc2": ("fc2", None, None),
-}
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
 
 class Dropout(nn.Module):
@@ -48,22 +36,35 @@ class Dropout(nn.Module):
 
 
 class Net(nn.Module):
-    """The problem set's CNN with `activation` ("relu" or "tanh") after conv1, conv2 and fc1."""
+    """The problem set's CNN with `activation` ("relu" or "tanh") where the table has one."""
 
-    def __init__(self, activation: str = "relu", dropout: float = 0.5):
+    def __init__(self, activation: str = "relu"):
         super().__init__()
-        act = ACTIVATIONS[activation]
         self.activation = activation
-        self.conv1, self.act1, self.pool1 = nn.Conv2d(1, 10, 5), act(), nn.MaxPool2d(2)
-        self.conv2, self.act2, self.pool2 = nn.Conv2d(10, 20, 5), act(), nn.MaxPool2d(2)
-        self.fc1, self.act3, self.dropout = nn.Linear(320, 50), act(), Dropout(dropout)
-        self.fc2 = nn.Linear(50, 10)
+        for layer in LAYERS:  # modules created in the table's order: the seeded weights too
+            z, act, pool = layer.modules
+            setattr(self, z, nn.Conv2d(layer.n_in, layer.n_out, layer.kernel)
+                    if layer.kind == "conv" else nn.Linear(layer.n_in, layer.n_out))
+            if act:
+                setattr(self, act, ACTIVATIONS[activation]())
+            if pool:
+                setattr(self, pool, nn.MaxPool2d(layer.pool))
+            if layer.dropout:
+                self.dropout = Dropout(layer.dropout)
 
     def forward(self, x):  # x: (N, 1, 28, 28) -> log-probabilities (N, 10)
-        x = self.pool1(self.act1(self.conv1(x)))
-        x = self.pool2(self.act2(self.conv2(x)))
-        x = self.dropout(self.act3(self.fc1(x.flatten(1))))
-        return F.log_softmax(self.fc2(x), dim=1)
+        for layer in LAYERS:
+            z, act, pool = layer.modules
+            if layer.kind == "linear":
+                x = x.flatten(1)
+            x = getattr(self, z)(x)
+            if act:
+                x = getattr(self, act)(x)
+            if pool:
+                x = getattr(self, pool)(x)
+            if layer.dropout:
+                x = self.dropout(x)
+        return F.log_softmax(x, dim=1)
 
 
 def architecture(model: nn.Module) -> dict:

@@ -23,9 +23,12 @@ from pathlib import Path
 
 import torch
 
+from backproplab.cnn import architecture
 from backproplab.cnn.config import MonitorConfig
-from backproplab.cnn.model import LAYERS
 from backproplab.io import write_text
+
+# layer -> (net-input module, activation module, pooling module); None where the layer has none.
+LAYERS = {layer.name: layer.modules for layer in architecture.LAYERS}
 
 STATS = ("min", "max", "mean", "std")
 _MOMENTS = 6  # min, max, mean, std, sum, sum of squares: what add_histogram_raw needs

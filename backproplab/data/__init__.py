@@ -1,9 +1,12 @@
 """MNIST and Fashion-MNIST: an IDX reader that checks what it reads, and where the files come from.
 
 NumPy only (no PyTorch), so that `backproplab reproduce` can say which data it will use before
-anything heavy is imported. Every file is checked three ways before use: the IDX magic number,
-the dimensions against the file's size, and the MD5 of its uncompressed bytes against the
-published files (or, for a folder holding a subset, against the `MD5SUMS.raw` manifest beside it).
+anything heavy is imported; NumPy itself is imported by the functions that read and write
+arrays, so that the table of datasets (the CLI's choices) costs nothing to import.
+
+Every file is checked three ways before use: the IDX magic number, the dimensions against the
+file's size, and the MD5 of its uncompressed bytes against the published files (or, for a
+folder holding a subset, against the `MD5SUMS.raw` manifest beside it).
 
 Where the data comes from, in order (`locate`):
   1. `data_dir` (the `--data-dir` flag): the files must be there, nothing else is tried;
@@ -19,14 +22,19 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+from backproplab.errors import BackproplabError, require
+from backproplab.io import write_bytes, write_text
+from backproplab.progress import Progress
 
-from backproplab.errors import BackproplabError
+if TYPE_CHECKING:
+    import numpy as np
 
 # Stem of each file in the original distribution; the file may be raw or end in .gz.
 FILES = {
@@ -120,6 +128,8 @@ def read_idx(path: str | os.PathLike, expected_md5: str | None = None,
     Checks the magic number (0x0000 08 NDIM), that the file holds exactly prod(dims) bytes after
     its header, and, when given, the MD5 of the uncompressed bytes.
     """
+    import numpy as np  # here, not at the top: see the module docstring
+
     path = Path(path)
     try:
         with open(path, "rb") as fh:
@@ -141,7 +151,7 @@ def read_idx(path: str | os.PathLike, expected_md5: str | None = None,
         raise BackproplabError(f"{str(path)!r} is truncated: {len(raw)} bytes, shorter than "
                                f"its {header}-byte header")
     dims = struct.unpack(f">{ndim}I", raw[4:header])
-    expected = header + int(np.prod(dims))
+    expected = header + math.prod(dims)
     if len(raw) != expected:
         raise BackproplabError(
             f"{str(path)!r} has wrong size: {len(raw)} bytes uncompressed, but its header "
@@ -158,7 +168,7 @@ def read_idx(path: str | os.PathLike, expected_md5: str | None = None,
 
 def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
     """Write a uint8 array as an IDX file, gzip-compressed when `path` ends in .gz (atomically)."""
-    from backproplab.io import write_bytes
+    import numpy as np  # here, not at the top: see the module docstring
 
     array = np.ascontiguousarray(array, dtype=np.uint8)
     raw = bytes([0, 0, _DTYPE_CODE, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
@@ -169,6 +179,8 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
 
 def md5_of_idx(array: np.ndarray) -> str:
     """MD5 of the uncompressed IDX file that `write_idx` writes for `array`."""
+    import numpy as np  # here, not at the top: see the module docstring
+
     array = np.ascontiguousarray(array, dtype=np.uint8)
     raw = bytes([0, 0, _DTYPE_CODE, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
     return hashlib.md5(raw + array.tobytes()).hexdigest()
@@ -297,7 +309,7 @@ def write_subset(source: DataSource, folder: str | os.PathLike, n_train: int, n_
     Returns {stem: MD5 of the uncompressed file}. Used to make the bundled subset and the tests'
     fixture; order within each split is kept.
     """
-    from backproplab.io import write_text
+    import numpy as np  # here, not at the top: see the module docstring
 
     rng = np.random.default_rng(seed)
     md5 = {}
@@ -316,8 +328,6 @@ def write_subset(source: DataSource, folder: str | os.PathLike, n_train: int, n_
 
 def fetch(dataset: str, folder: Path, progress: bool = True) -> Path:
     """Download the four .gz files into `folder` with pooch, trying each mirror in turn."""
-    from backproplab.errors import require
-
     pooch = require("pooch", "cnn", "downloading MNIST")
     info = _info(dataset)
     for stem in FILES.values():
@@ -345,8 +355,6 @@ class _PoochBar:
 
     def update(self, n):
         if self._bar is None:
-            from backproplab.progress import Progress
-
             self._bar = Progress(self.total or 1, desc=self.desc, unit="B")
         self._bar.update(n)
 

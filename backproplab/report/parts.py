@@ -164,11 +164,10 @@ def cnn_results(summary: dict) -> dict:
     stats = {name: paths[0] for name, paths in summary["stats_csv"].items()}
     fig = layer_stats_figure({name: read_stats(p) for name, p in stats.items()})
     figures["layer_stats"] = str(io.savefig(fig, path.parent / "layer_stats.png"))
-    from backproplab.cnn import model
+    from backproplab.cnn import architecture
 
-    shapes = model.__doc__.split("\n\n")[1]  # the docstring's layer-by-layer shape table
     return {"rows": rows, "curves": summary["curves"], "figures": figures,
-            "architecture": shapes,
+            "architecture": architecture.shape_table(),
             "runs_dir": str(summary["runs_dir"]), "data": summary["data"],
             "data_kind": summary["data_kind"], "epochs": summary["epochs"],
             "seeds": summary["seeds"], "finding": cnn_finding(rows, summary["epochs"]),
