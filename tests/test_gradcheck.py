@@ -40,8 +40,8 @@ def test_three_layer_network_passes_the_check():
 
 def test_a_wrong_gradient_is_caught():
     class Broken(DeepNeuralNetwork):
-        def _backprop(self, X, y):
-            grads = super()._backprop(X, y)
+        def backward(self, X, y):
+            grads = super().backward(X, y)
             grads.dW[0] *= 1.01  # a 1% error in one layer
             return grads
 

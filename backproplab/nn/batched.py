@@ -33,6 +33,12 @@ computes by another routine when they are stacked, so such networks train one pe
 `W`, `b`, `z`, `a` and the gradients are also offered as stacked views, W[l]: (S, d_l,
 d_{l+1}), b[l]: (S, 1, d_{l+1}), z and a: (S, N, d), writing through to the same memory;
 `network(s)` returns network s as a plain DeepNeuralNetwork.
+
+Structure: a BatchedNetwork is not a DeepNeuralNetwork; it computes forward (`feedforward`) and
+backward (`backward`) for all S networks and lists its parameters, the one flat vector, and in
+the same order its gradient. Training is the plain networks' by composition: `fit_model` hands
+it to the same loop (`nn.training.train`) with the same step (`nn.optim.SGD`), so momentum,
+decay, history and divergence checks are theirs; losses and accuracies come back per network.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ import math
 
 import numpy as np
 
-from backproplab.checks import check_number, check_seeds
+from backproplab.checks import check_layer_dims, check_number, check_seeds, check_X, check_Xy
 from backproplab.nn.activations import ACTIVATIONS, activation_name
 from backproplab.nn.network import (
     ACTIVATION,
@@ -54,6 +60,8 @@ from backproplab.nn.network import (
     init_parameters,
     one_hot,
 )
+from backproplab.nn.optim import SGD
+from backproplab.nn.training import train
 
 
 def _per_network(name, value, S) -> list:
@@ -86,7 +94,7 @@ def _stacked(A, S):
     return A.reshape(len(A), S, -1).transpose(1, 0, 2)
 
 
-class BatchedNetwork(DeepNeuralNetwork):
+class BatchedNetwork:
     """S = len(seeds) DeepNeuralNetworks of one architecture, trained together.
 
     `BatchedNetwork([2, 3, 2], ["tanh", "relu"], 0.01, seeds=[0, 0])` trains like
@@ -97,19 +105,18 @@ class BatchedNetwork(DeepNeuralNetwork):
 
     def __init__(self, nn_layer_dims=(2, 3, 2), activation=ACTIVATION, reg_lambda=REG_LAMBDA,
                  seeds=(0,)):
-        seeds = check_seeds(seeds)
+        self.dims = dims = check_layer_dims(nn_layer_dims)
+        self.seeds = seeds = check_seeds(seeds)
         S = len(seeds)
-        activations = [activation_name(a) for a in _per_network("activation", activation, S)]
-        lambdas = [float(check_number("reg_lambda", lam, low=0, strict=False))
-                   for lam in _per_network("reg_lambda", reg_lambda, S)]
-        super().__init__(nn_layer_dims, activations[0], lambdas[0], seed=seeds[0])
-        if S > 1 and min(self.dims) == 1:
+        if S > 1 and min(dims) == 1:
             raise ValueError(
-                f"nn_layer_dims={self.dims} has a layer of width 1: stacked, its products go "
+                f"nn_layer_dims={dims} has a layer of width 1: stacked, its products go "
                 "through other BLAS routines than one network's, so train one network per stack")
-        self.seeds, self.activations, self.reg_lambdas = seeds, activations, np.array(lambdas)
-        self._runs = _runs(activations)
-        dims = self.dims
+        self.activations = [activation_name(a)
+                            for a in _per_network("activation", activation, S)]
+        self.reg_lambdas = np.array([float(check_number("reg_lambda", lam, low=0, strict=False))
+                                     for lam in _per_network("reg_lambda", reg_lambda, S)])
+        self._runs = _runs(self.activations)
         pairs = list(zip(dims[:-1], dims[1:]))
         # W[0] wide, (d_0, S*d_1): column block s is network s. Hidden W[l] stacked, (S, d, d').
         shapes = [(d_in, S * d_out) if l == 0 else (S, d_in, d_out)
@@ -139,6 +146,7 @@ class BatchedNetwork(DeepNeuralNetwork):
             for l, W_l in enumerate(W):
                 self.W[l][s] = W_l
         self._y, self._Y = None, None
+        self.history = {}
 
     def __repr__(self):
         act = self.activations[0] if len(self._runs) == 1 else self.activations
@@ -150,15 +158,17 @@ class BatchedNetwork(DeepNeuralNetwork):
     def __len__(self):
         return len(self.seeds)
 
-    # The flat parameter and gradient vectors for fit_model's update; W for the loss.
+    @property
+    def n_classes(self):
+        return self.dims[-1]
+
     def parameters(self):
+        """[theta]: every parameter of every network in one flat vector, updated in place."""
         return [self._theta]
 
-    def _gradient_list(self, grads):
+    def gradient_list(self, grads):
+        """[the flat gradient], in theta's order; `grads` are its stacked views."""
         return [self._grad]
-
-    def weights(self):
-        return self.W
 
     @property
     def z(self):
@@ -168,12 +178,24 @@ class BatchedNetwork(DeepNeuralNetwork):
     def a(self):
         return [_stacked(a, len(self)) if l else a for l, a in enumerate(self._a)]
 
-    def _z_out(self):
-        return self.z[-1]
-
-    def _loss(self, X, y):
+    def calculate_loss(self, X, y):
+        """Each network's loss at X: (N, d), y: (N,), as an (S,) array."""
+        X, y = check_Xy(X, y, self.dims[0], self.n_classes)
         self.feedforward(X)
-        return cross_entropy_loss(self._z_out(), y, self.weights(), self.reg_lambdas)
+        return cross_entropy_loss(self.z[-1], y, self.W, self.reg_lambdas)
+
+    def predict_proba(self, X):
+        """Each network's class probabilities, (S, N, C)."""
+        return self.feedforward(check_X(X, self.dims[0]))
+
+    def predict(self, X):
+        """Each network's predicted labels, (S, N)."""
+        return np.argmax(self.predict_proba(X), axis=-1)
+
+    def accuracy(self, X, y):
+        """Each network's fraction of X: (N, d) predicted as its label in y: (N,), (S,)."""
+        X, y = check_Xy(X, y, self.dims[0], self.n_classes)
+        return np.mean(self.predict(X) == y, axis=-1)
 
     def _activate(self, z, l, derivative=False):
         """Each run of networks through its own activation f (or f'(z) given a[l+1])."""
@@ -238,7 +260,14 @@ class BatchedNetwork(DeepNeuralNetwork):
             self._y, self._Y = y, np.tile(one_hot(y, self.n_classes), len(self))
         return self._Y
 
-    def _backprop(self, X, y):
+    def backpropagation(self, X, y):
+        """`backward(X, y)` once X: (N, d) and y: (N,) are checked."""
+        return self.backward(*check_Xy(X, y, self.dims[0], self.n_classes))
+
+    def backward(self, X, y):
+        """Every network's gradients of its summed loss at X: (N, d), y: (N,), unchecked, as
+        DeepGradients of stacked views dW[l]: (S, d_l, d_{l+1}), db[l]: (S, 1, d_{l+1}) into
+        the flat gradient (overwritten by the next call)."""
         self.feedforward(X)
         S = len(self)
         delta = self._a[-1] - self._one_hot(y)  # softmax + cross-entropy: dL/dz = probs - y
@@ -259,9 +288,9 @@ class BatchedNetwork(DeepNeuralNetwork):
         return self._grads
 
     def fit_model(self, X, y, epsilon=EPSILON, num_passes=NUM_PASSES, print_loss=True, *,
-                  batch_size=None, **kwargs):
-        """`DeepNeuralNetwork.fit_model` for every network at once; the loss is printed per
-        network.
+                  batch_size=None, momentum=0.0, lr_decay=0.0, log=print, **options):
+        """`DeepNeuralNetwork.fit_model` (same arguments, same loop and step) for every network
+        at once; returns self. The printed losses and `history`'s entries are per network, (S,).
 
         Mini-batches are drawn from the generator of `seeds[0]`, so with `batch_size` smaller
         than N only a stack of one network reproduces single-network training; a larger stack
@@ -271,8 +300,10 @@ class BatchedNetwork(DeepNeuralNetwork):
             raise ValueError(
                 f"batch_size={batch_size} with {len(self)} stacked networks: each seed draws "
                 "its own mini-batch order, so train a stack of one network")
-        return super().fit_model(X, y, epsilon, num_passes, print_loss, batch_size=batch_size,
-                                 **kwargs)
+        optimizer = SGD(self.parameters(), epsilon, momentum, lr_decay)
+        train(self, X, y, optimizer, num_passes, log=log if print_loss else None,
+              batch_size=batch_size, seed=self.seeds[0], **options)
+        return self
 
     def network(self, s: int) -> DeepNeuralNetwork:
         """Stack s as a DeepNeuralNetwork with copies of its current parameters."""

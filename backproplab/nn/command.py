@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 from backproplab import config, io
+from backproplab.checks import check_number
 from backproplab.datasets import DATASETS, N_SAMPLES, dataset_info, heldout_sample, load_dataset
 from backproplab.nn import network
 from backproplab.nn.activations import ACTIVATIONS, activation_name
@@ -61,8 +62,8 @@ def run(args) -> int:
     if dims and dims[-1] != n_classes:
         raise ValueError(f"--dims {_join(dims)}: {cfg.dataset} has {n_classes} classes, "
                          f"so the output size must be {n_classes}")
-    network.check_number("--passes", cfg.passes, low=1, strict=False, integer=True)
-    network.check_number("--epsilon", cfg.epsilon, low=0)
+    check_number("--passes", cfg.passes, low=1, strict=False, integer=True)
+    check_number("--epsilon", cfg.epsilon, low=0)
     io.check_new_file(cfg.out, cfg.overwrite)
     X, y = load_dataset(cfg.dataset, cfg.samples, cfg.noise, cfg.seed)
     X_test, y_test = heldout_sample(cfg.dataset, cfg.noise, cfg.seed)

@@ -31,9 +31,9 @@ def numerical_gradient(model, X, y, param, h=STEP):
     for idx in np.ndindex(param.shape):
         saved = param[idx]
         param[idx] = saved + h
-        plus = model._loss(X, y)
+        plus = model.calculate_loss(X, y)
         param[idx] = saved - h
-        minus = model._loss(X, y)
+        minus = model.calculate_loss(X, y)
         param[idx] = saved
         grad[idx] = n * (plus - minus) / (2 * h)
     return grad
@@ -50,7 +50,7 @@ def gradcheck(model, X, y, h=STEP) -> dict[str, float]:
     X: (N, d) inputs, y: (N,) labels. Values below about 1e-7 in float64 mean agreement.
     """
     X, y = check_Xy(X, y, model.dims[0], model.n_classes)
-    analytic = model._gradient_list(model._backprop(X, y))
+    analytic = model.gradient_list(model.backpropagation(X, y))
     errors = {}
     for name, param, grad in zip(parameter_names(model), model.parameters(), analytic):
         errors[name] = relative_error(grad, numerical_gradient(model, X, y, param, h))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from backproplab import config
+from backproplab.checks import check_number
 from backproplab.nn import network
 from backproplab.nn.activations import ACTIVATIONS, activation_name
 from backproplab.nn.gradcheck import STEP, THRESHOLD, gradcheck, min_abs_net_input
@@ -40,7 +41,7 @@ def add_arguments(parser):
 def run(args) -> int:
     cfg = config.from_args(GradcheckConfig, args)
     model = network.DeepNeuralNetwork(cfg.dims, cfg.activation, cfg.reg_lambda, cfg.seed)
-    network.check_number("--samples", cfg.samples, low=1, strict=False, integer=True)
+    check_number("--samples", cfg.samples, low=1, strict=False, integer=True)
     rng = np.random.RandomState(cfg.seed)
     X = rng.randn(cfg.samples, model.dims[0])
     y = rng.randint(0, model.n_classes, cfg.samples)

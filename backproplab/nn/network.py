@@ -2,6 +2,13 @@
 
 `NeuralNetwork` is the 3-layer network with its equations written out (z1, a1, z2, a2);
 `DeepNeuralNetwork(nn_layer_dims)` is the N-layer generalisation with lists `W`, `b`, `z`, `a`.
+Each computes forward (`feedforward`) and backward (`backward`; `backpropagation` checks its
+input first) and lists its `parameters()` and, in the same order, its gradients
+(`gradient_list`). What the two share (settings, input checks, the loss, predictions, the
+decision-boundary figure, `fit_model`) sits once in their common base `Classifier`. `fit_model`
+does not train by itself: it hands the network and a gradient-descent step (`nn.optim.SGD`) to
+the one training loop, `nn.training.train`, which `nn.batched.BatchedNetwork` (many networks
+trained as one, for the studies) uses too.
 
 Conventions (those of the classic nn-from-scratch tutorial, so numbers are comparable):
 - examples are rows: X is (N, d), W[l] is (d_l, d_{l+1}), b[l] is (d_{l+1},);
@@ -10,10 +17,6 @@ Conventions (those of the classic nn-from-scratch tutorial, so numbers are compa
 - loss L = -(1/N) sum_n log a2[n, y_n] + (reg_lambda / 2N) sum ||W||^2;
 - `backpropagation` returns the gradient of N*L (summed over examples, not averaged) as the
   problem set derives it, so a step is W -= epsilon * dW with the tutorial's epsilon = 0.01.
-
-The studies train many such networks at once with `nn.batched.BatchedNetwork`, which repeats
-these operations network by network in the same order, so that each network's numbers are
-exactly those of training it alone.
 """
 
 from __future__ import annotations
@@ -24,13 +27,15 @@ import numpy as np
 
 from backproplab.checks import check_layer_dims, check_number, check_X, check_Xy
 from backproplab.nn.activations import ACTIVATIONS, activation_name, log_softmax, softmax
+from backproplab.nn.optim import SGD
+from backproplab.nn.training import PRINT_EVERY, train
 
-# The problem set's settings: one source of truth for the constructors, fit_model and the CLI.
+# The problem set's settings: one source of truth for the constructors, fit_model and the CLI
+# (with the loop's PRINT_EVERY = 1000).
 ACTIVATION = "tanh"
 REG_LAMBDA = 0.01
 EPSILON = 0.01
 NUM_PASSES = 20000
-PRINT_EVERY = 1000
 
 
 class Gradients(NamedTuple):
@@ -58,45 +63,37 @@ def init_parameters(dims, seed):
 
 
 def one_hot(y, n_classes):
+    """Labels y: (N,) as rows (N, n_classes), 1 in column y_n and 0 elsewhere."""
     Y = np.zeros((len(y), n_classes))
     Y[np.arange(len(y)), y] = 1.0
     return Y
 
 
-def cross_entropy_loss(z_out, y, weights, reg_lambda):
-    """Mean cross-entropy of softmax(z_out) plus (reg_lambda / 2N) sum ||W||^2.
+def cross_entropy_loss(logits, y, weights, reg_lambda):
+    """Mean cross-entropy of softmax(logits) plus (reg_lambda / 2N) sum ||W||^2.
 
-    Broadcasts over leading axes of z_out (..., N, C) and the weights (..., d_in, d_out).
+    One network: logits (N, C), weights [(d_l, d_{l+1}), ...], a float back. A stack of S
+    (nn.batched): logits (S, N, C), weights [(S, d_l, d_{l+1}), ...], reg_lambda (S,), (S,) back.
     """
     n = len(y)
-    data_loss = -log_softmax(z_out)[..., np.arange(n), y].sum(axis=-1)
+    data_loss = -log_softmax(logits)[..., np.arange(n), y].sum(axis=-1)
     reg_loss = 0.5 * reg_lambda * sum(np.sum(W**2, axis=(-2, -1)) for W in weights)
     return (data_loss + reg_loss) / n
-
-
-def _swap(A):
-    return np.swapaxes(A, -1, -2)  # A^T, also for stacks of matrices
 
 
 # ---------------------------------------------------------------------------------------------
 
 
-class NeuralNetwork:
-    """The problem set's 3-layer network: input -> hidden (activation) -> softmax output.
+class Classifier:
+    """What NeuralNetwork and DeepNeuralNetwork share: settings, input checks, the loss,
+    predictions, the decision-boundary figure, and `fit_model`, which trains by `nn.training`.
 
-        z1 = X W1 + b1,  a1 = f(z1),  z2 = a1 W2 + b2,  a2 = softmax(z2)
-
-    X is (N, nn_input_dim); after `feedforward(X)` the object keeps z1, a1, z2 and probs (= a2).
+    A subclass computes `feedforward(X)` (keeping the output layer's net input as `logits`)
+    and `backward(X, y)`, and lists its `parameters()`, its `weights()` (those in the L2 term)
+    and, for gradients from `backward`, `gradient_list(grads)` in the order of `parameters()`.
     """
 
-    def __init__(self, nn_input_dim=2, nn_hidden_dim=3, nn_output_dim=2,
-                 activation=ACTIVATION, reg_lambda=REG_LAMBDA, seed=0):
-        dims = check_layer_dims([nn_input_dim, nn_hidden_dim, nn_output_dim],
-                                name="[nn_input_dim, nn_hidden_dim, nn_output_dim]")
-        self._setup(dims, activation, reg_lambda, seed)
-        (self.W1, self.W2), (self.b1, self.b2) = init_parameters(dims, seed)
-
-    def _setup(self, dims, activation, reg_lambda, seed):
+    def __init__(self, dims, activation, reg_lambda, seed):
         self.dims = dims
         self.activation = activation_name(activation)
         self.reg_lambda = float(check_number("reg_lambda", reg_lambda, low=0, strict=False))
@@ -108,19 +105,94 @@ class NeuralNetwork:
         return (f"{type(self).__name__}(dims={self.dims}, activation={self.activation!r}, "
                 f"reg_lambda={self.reg_lambda}, seed={self.seed})")
 
-    # The parameters as one list, and the gradients in the same order, for the shared optimiser.
+    @property
+    def n_classes(self):
+        return self.dims[-1]
+
+    def calculate_loss(self, X, y):
+        """Mean cross-entropy plus (reg_lambda / 2N) * sum of squared weights, at X: (N, d) and
+        labels y: (N,)."""
+        X, y = check_Xy(X, y, self.dims[0], self.n_classes)
+        self.feedforward(X)
+        return cross_entropy_loss(self.logits, y, self.weights(), self.reg_lambda)
+
+    def backpropagation(self, X, y):
+        """`backward(X, y)` once X: (N, d) and y: (N,) are checked: the gradients of N*L."""
+        return self.backward(*check_Xy(X, y, self.dims[0], self.n_classes))
+
+    def fit_model(self, X, y, epsilon=EPSILON, num_passes=NUM_PASSES, print_loss=True, *,
+                  batch_size=None, momentum=0.0, lr_decay=0.0, record_every=0,
+                  X_val=None, y_val=None, callback=None, print_every=PRINT_EVERY, log=print):
+        """Gradient descent on X: (N, d), y: (N,); returns self.
+
+        The defaults are the problem set's: full batch, `num_passes` steps of W -= epsilon * dW,
+        and with `print_loss` the loss after pass i for every i divisible by `print_every`
+        (through `log`). Beyond it (all off by default):
+        - batch_size: examples per step (a pass is one step); batches reshuffled every epoch
+          from a generator seeded by `seed`, separate from the initialisation stream;
+        - momentum: v = momentum * v - lr * dW; W += v;
+        - lr_decay: the step at pass i is epsilon / (1 + lr_decay * i);
+        - record_every: every k passes append pass, loss, train (and X_val/y_val) accuracy
+          to `self.history`;
+        - callback(model, i, grads): called after every pass (monitoring, progress bars).
+        A loss or parameters that become NaN or infinite raise FloatingPointError naming the
+        learning rate and the pass.
+        """
+        optimizer = SGD(self.parameters(), epsilon, momentum, lr_decay)
+        train(self, X, y, optimizer, num_passes, print_every=print_every,
+              log=log if print_loss else None, batch_size=batch_size, seed=self.seed,
+              record_every=record_every, X_val=X_val, y_val=y_val, callback=callback)
+        return self
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (N, n_classes)."""
+        return self.feedforward(check_X(X, self.dims[0]))
+
+    def predict(self, X):
+        """Predicted class labels, shape (N,)."""
+        return np.argmax(self.predict_proba(X), axis=1)
+
+    def accuracy(self, X, y):
+        """The fraction of X: (N, d) predicted as its label in y: (N,)."""
+        X, y = check_Xy(X, y, self.dims[0], self.n_classes)
+        return np.mean(self.predict(X) == y)
+
+    def visualize_decision_boundary(self, X, y, ax=None, title=None):
+        """Draw the predicted class regions with the data on top; returns the matplotlib Axes."""
+        from backproplab.plots import plot_decision_boundary
+
+        return plot_decision_boundary(self, X, y, ax=ax, title=title or repr(self))
+
+
+class NeuralNetwork(Classifier):
+    """The problem set's 3-layer network: input -> hidden (activation) -> softmax output.
+
+        z1 = X W1 + b1,  a1 = f(z1),  z2 = a1 W2 + b2,  a2 = softmax(z2)
+
+    X is (N, nn_input_dim); after `feedforward(X)` the object keeps z1, a1, z2 and probs (= a2).
+    """
+
+    def __init__(self, nn_input_dim=2, nn_hidden_dim=3, nn_output_dim=2,
+                 activation=ACTIVATION, reg_lambda=REG_LAMBDA, seed=0):
+        dims = check_layer_dims([nn_input_dim, nn_hidden_dim, nn_output_dim],
+                                name="[nn_input_dim, nn_hidden_dim, nn_output_dim]")
+        super().__init__(dims, activation, reg_lambda, seed)
+        (self.W1, self.W2), (self.b1, self.b2) = init_parameters(dims, seed)
+
     def parameters(self):
+        """[W1, b1, W2, b2], the arrays training updates in place."""
         return [self.W1, self.b1, self.W2, self.b2]
+
+    def gradient_list(self, grads):
+        """`Gradients` as [dW1, db1, dW2, db2], the order of `parameters()`."""
+        return list(grads)
 
     def weights(self):
         return [self.W1, self.W2]
 
-    def _gradient_list(self, grads):
-        return list(grads)
-
     @property
-    def n_classes(self):
-        return self.dims[-1]
+    def logits(self):
+        return self.z2
 
     def feedforward(self, X):
         """Forward pass; returns the class probabilities a2, shape (N, nn_output_dim)."""
@@ -130,24 +202,9 @@ class NeuralNetwork:
         self.probs = self.a2 = softmax(self.z2)
         return self.probs
 
-    def calculate_loss(self, X, y):
-        """Mean cross-entropy plus (reg_lambda / 2N) * sum of squared weights."""
-        X, y = check_Xy(X, y, self.dims[0], self.n_classes)
-        return self._loss(X, y)
-
-    def _loss(self, X, y):
-        self.feedforward(X)
-        return cross_entropy_loss(self._z_out(), y, self.weights(), self.reg_lambda)
-
-    def _z_out(self):
-        return self.z2
-
-    def backpropagation(self, X, y):
-        """Gradients of the summed loss N*L, as `Gradients(dW1, db1, dW2, db2)`."""
-        X, y = check_Xy(X, y, self.dims[0], self.n_classes)
-        return self._backprop(X, y)
-
-    def _backprop(self, X, y):
+    def backward(self, X, y):
+        """Gradients of the summed loss N*L at X: (N, d), y: (N,), unchecked (see
+        `backpropagation`), as `Gradients(dW1, db1, dW2, db2)`, each shaped as its parameter."""
         self.feedforward(X)
         # Softmax followed by cross-entropy has dL/dz2 = a2 - y (one-hot): the exp of the softmax
         # and the log of the loss cancel, leaving this simple difference.
@@ -160,142 +217,39 @@ class NeuralNetwork:
         db1 = delta2.sum(axis=0)
         return Gradients(dW1, db1, dW2, db2)
 
-    def fit_model(self, X, y, epsilon=EPSILON, num_passes=NUM_PASSES, print_loss=True, *,
-                  batch_size=None, momentum=0.0, lr_decay=0.0, record_every=0,
-                  X_val=None, y_val=None, callback=None, print_every=PRINT_EVERY, log=print):
-        """Gradient descent on (X, y); returns self.
 
-        The defaults are the problem set's: full batch, `num_passes` steps of W -= epsilon * dW,
-        and with `print_loss` the loss after pass i for every i divisible by `print_every`.
-        Beyond it (all off by default):
-        - batch_size: examples per step (a pass is one step); batches reshuffled every epoch
-          from a generator seeded by `seed`, separate from the initialisation stream;
-        - momentum: v = momentum * v - lr * dW; W += v;
-        - lr_decay: the step at pass i is epsilon / (1 + lr_decay * i);
-        - record_every: every k passes append pass, loss, train (and X_val/y_val) accuracy
-          to `self.history`;
-        - callback(model, i, grads): called after every pass (monitoring, progress bars).
-        A loss or parameters that become NaN or infinite raise FloatingPointError naming the
-        learning rate and the pass.
-        """
-        X, y = check_Xy(X, y, self.dims[0], self.n_classes)
-        if X_val is not None:
-            X_val, y_val = check_Xy(X_val, y_val, self.dims[0], self.n_classes)
-        check_number("epsilon", epsilon, low=0)
-        check_number("num_passes", num_passes, low=1, strict=False, integer=True)
-        check_number("momentum", momentum, low=0, strict=False)
-        check_number("lr_decay", lr_decay, low=0, strict=False)
-        check_number("record_every", record_every, low=0, strict=False, integer=True)
-        check_number("print_every", print_every, low=1, strict=False, integer=True)
-        if batch_size is not None:
-            check_number("batch_size", batch_size, low=1, strict=False, integer=True)
-        if momentum >= 1:
-            raise ValueError(f"momentum={momentum!r} must be < 1")
-
-        params = self.parameters()
-        velocity = [np.zeros_like(p) for p in params] if momentum else None
-        batches = _batches(len(X), batch_size, self.seed)
-        self.history = {"pass": [], "loss": [], "train_accuracy": [], "val_accuracy": []}
-        with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked, not warned
-            for i in range(num_passes):
-                idx = next(batches)
-                grads = self._backprop(X, y) if idx is None else self._backprop(X[idx], y[idx])
-                lr = epsilon / (1.0 + lr_decay * i)
-                for p, g, v in zip(params, self._gradient_list(grads), velocity or params):
-                    if velocity is None:
-                        p -= lr * g
-                    else:
-                        v *= momentum
-                        v -= lr * g
-                        p += v
-                if callback is not None:
-                    callback(self, i, grads)
-                show = print_loss and i % print_every == 0
-                if show or (record_every and (i + 1) % record_every == 0):
-                    loss = self._check_loss(X, y, epsilon, i)
-                    if show:
-                        log(f"Loss after iteration {i}: {_fmt_loss(loss)}")
-                    if record_every and (i + 1) % record_every == 0:
-                        self._record(i + 1, loss, X, y, X_val, y_val)
-                elif (i + 1) % print_every == 0:
-                    self._check_parameters(epsilon, i)  # cheap early stop on divergence
-            self._check_loss(X, y, epsilon, num_passes - 1)
-        return self
-
-    def _record(self, n_pass, loss, X, y, X_val, y_val):
-        h = self.history
-        h["pass"].append(n_pass)
-        h["loss"].append(loss)
-        h["train_accuracy"].append(self.accuracy(X, y))
-        h["val_accuracy"].append(self.accuracy(X_val, y_val) if X_val is not None else np.nan)
-
-    def _check_parameters(self, epsilon, i):
-        if not all(np.all(np.isfinite(p)) for p in self.parameters()):
-            raise FloatingPointError(
-                f"training diverged at pass {i}: parameters became NaN or infinite with learning "
-                f"rate epsilon={epsilon}; try a smaller epsilon")
-
-    def _check_loss(self, X, y, epsilon, i):
-        self._check_parameters(epsilon, i)
-        loss = self._loss(X, y)
-        if not np.all(np.isfinite(loss)):
-            raise FloatingPointError(
-                f"training diverged at pass {i}: loss is {loss} with learning rate "
-                f"epsilon={epsilon}; try a smaller epsilon")
-        return loss
-
-    def predict_proba(self, X):
-        """Class probabilities, shape (N, n_classes)."""
-        return self.feedforward(check_X(X, self.dims[0]))
-
-    def predict(self, X):
-        """Predicted class labels, shape (N,)."""
-        return np.argmax(self.predict_proba(X), axis=-1)
-
-    def accuracy(self, X, y):
-        X, y = check_Xy(X, y, self.dims[0], self.n_classes)
-        return np.mean(self.predict(X) == y, axis=-1)
-
-    def visualize_decision_boundary(self, X, y, ax=None, title=None):
-        """Draw the predicted class regions with the data on top; returns the matplotlib Axes."""
-        from backproplab.plots import plot_decision_boundary
-
-        return plot_decision_boundary(self, X, y, ax=ax, title=title or repr(self))
-
-
-class DeepNeuralNetwork(NeuralNetwork):
+class DeepNeuralNetwork(Classifier):
     """The N-layer network: `nn_layer_dims=[2, 3, 3, 2]` is two hidden layers of 3 units.
 
     Weights, biases and intermediate values live in lists, indexed so that
         z[l] = a[l] W[l] + b[l],   a[l+1] = f(z[l])   (softmax for the last layer),
     with a[0] = X and probs = a[-1]. For [in, h, out] it computes the same numbers as
-    NeuralNetwork(in, h, out) with the same seed.
-
-    fit_model, calculate_loss, predict and visualize_decision_boundary are inherited: they are
-    written against `parameters()`, `weights()` and the output net input, which this class
-    overrides together with feedforward and backpropagation.
+    NeuralNetwork(in, h, out) with the same seed. (The problem set derives it from
+    NeuralNetwork; here both derive from `Classifier`, which holds what they share.)
     """
 
     def __init__(self, nn_layer_dims=(2, 3, 2), activation=ACTIVATION, reg_lambda=REG_LAMBDA,
                  seed=0):
-        dims = check_layer_dims(nn_layer_dims)
-        self._setup(dims, activation, reg_lambda, seed)
-        self.W, self.b = init_parameters(dims, seed)
+        super().__init__(check_layer_dims(nn_layer_dims), activation, reg_lambda, seed)
+        self.W, self.b = init_parameters(self.dims, seed)
 
     @property
     def nn_layer_dims(self):
         return self.dims
 
     def parameters(self):
+        """[W[0], ..., W[L-1], b[0], ..., b[L-1]], the arrays training updates in place."""
         return [*self.W, *self.b]
+
+    def gradient_list(self, grads):
+        """`DeepGradients` as [dW[0], ..., db[0], ...], the order of `parameters()`."""
+        return [*grads.dW, *grads.db]
 
     def weights(self):
         return self.W
 
-    def _gradient_list(self, grads):
-        return [*grads.dW, *grads.db]
-
-    def _z_out(self):
+    @property
+    def logits(self):
         return self.z[-1]
 
     def feedforward(self, X):
@@ -308,30 +262,16 @@ class DeepNeuralNetwork(NeuralNetwork):
         self.probs = self.a[-1]
         return self.probs
 
-    def _backprop(self, X, y):
+    def backward(self, X, y):
+        """Gradients of the summed loss N*L at X: (N, d), y: (N,), unchecked (see
+        `backpropagation`), as `DeepGradients(dW, db)`, lists shaped as W and b."""
         self.feedforward(X)
         L = len(self.W)
         dW, db = [None] * L, [None] * L
         delta = self.probs - one_hot(y, self.n_classes)  # softmax + cross-entropy, as above
         for l in reversed(range(L)):
-            dW[l] = _swap(self.a[l]) @ delta + self.reg_lambda * self.W[l]
-            db[l] = delta.sum(axis=-2).reshape(self.b[l].shape)
+            dW[l] = self.a[l].T @ delta + self.reg_lambda * self.W[l]
+            db[l] = delta.sum(axis=0)
             if l > 0:  # back through W[l] and the activation of layer l-1
-                delta = (delta @ _swap(self.W[l])) * self.df(self.z[l - 1], self.a[l])
+                delta = (delta @ self.W[l].T) * self.df(self.z[l - 1], self.a[l])
         return DeepGradients(dW, db)
-
-
-def _batches(n, batch_size, seed):
-    """Yield None (the full batch) forever, or index arrays of shuffled mini-batches."""
-    if batch_size is None or batch_size >= n:
-        while True:
-            yield None
-    rng = np.random.default_rng([seed, 1])  # its own stream: initialisation stays the tutorial's
-    while True:
-        order = rng.permutation(n)
-        for start in range(0, n, batch_size):
-            yield order[start:start + batch_size]
-
-
-def _fmt_loss(loss):
-    return f"{loss:f}" if np.ndim(loss) == 0 else np.array2string(np.asarray(loss), precision=6)

@@ -12,7 +12,7 @@ forward and backward pass, for hidden layer l = 1 .. L-1 (a[l], fed by W[l-1]):
   (tanh |a| > 0.99; sigmoid a < 0.01 or a > 0.99), NaN for other activations.
 
 `Monitor` samples these every k passes from fit_model's callback, so the training loop itself
-stays the engine's.
+(`nn.training.train`) stays the engine's.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def saturated_mask(activation, a):
 
 def layer_diagnostics(model, X, y) -> dict[str, np.ndarray]:
     """Each metric of a BatchedNetwork as an array (S, L-1): network, then hidden layer."""
-    grads = model._backprop(X, y)  # also leaves z and a of this forward pass on the model
+    grads = model.backpropagation(X, y)  # also leaves z and a of this forward pass on the model
     n, hidden = len(X), range(1, len(model.W))
     lam = model.reg_lambdas[:, None, None]
     acts = np.array(model.activations)
