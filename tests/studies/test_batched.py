@@ -99,3 +99,15 @@ def test_stacked_views_write_through_to_the_trained_parameters():
 def test_a_stack_with_a_layer_of_width_one_is_refused():
     with pytest.raises(ValueError, match="width 1"):
         BatchedNetwork([2, 1, 2], seeds=[0, 1])
+
+
+def test_momentum_and_decay_train_each_stacked_network_as_alone():
+    X, y = load_dataset("moons")
+    options = dict(num_passes=500, print_loss=False, momentum=0.9, lr_decay=1e-3, epsilon=0.005)
+    stack = BatchedNetwork([2, 4, 3, 2], ["tanh", "relu"], [0.01, 0.0], seeds=[1, 2])
+    stack.fit_model(X, y, **options)
+    for s, (activation, reg_lambda, seed) in enumerate([("tanh", 0.01, 1), ("relu", 0.0, 2)]):
+        alone = DeepNeuralNetwork([2, 4, 3, 2], activation, reg_lambda, seed).fit_model(
+            X, y, **options)
+        for stacked, single in zip(stack.network(s).parameters(), alone.parameters()):
+            np.testing.assert_array_equal(stacked, single)  # bit for bit
