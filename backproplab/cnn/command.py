@@ -55,6 +55,7 @@ def run(args) -> int:
     require("torch", "cnn", "train-cnn")
     require("tensorboard", "cnn", "train-cnn")
     train_config, data_config, monitor_config = configs(args)
+    # here, not at the top: PyTorch is imported only when training, so --help answers at once
     from backproplab.cnn.train import TrainingInterrupted, train
 
     try:
@@ -62,10 +63,10 @@ def run(args) -> int:
     except TrainingInterrupted as stop:
         print(f"backproplab train-cnn: {stop}", file=sys.stderr)
         raise KeyboardInterrupt from None  # the CLI's exit status 130
-    if result["history"] and os.environ.get("RANK", "0") == "0":  # once under torchrun
-        final = result["final"]
-        print(f"{result['logdir']}: test accuracy {final['test/accuracy']:.2%}, test loss "
-              f"{final['test/loss']:.4f} after {final['epoch']} epochs, {result['time']:.1f} s")
+    if result.history and os.environ.get("RANK", "0") == "0":  # once under torchrun
+        final = result.final
+        print(f"{result.logdir}: test accuracy {final['test/accuracy']:.2%}, test loss "
+              f"{final['test/loss']:.4f} after {final['epoch']} epochs, {result.time:.1f} s")
     return 0
 
 

@@ -11,136 +11,166 @@ Rerunning continues: finished runs are read back, interrupted ones resumed.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from backproplab.cnn.architecture import LAYERS
+from backproplab.cnn.checkpoint import has_checkpoint
 from backproplab.cnn.config import DataConfig, MonitorConfig, TrainConfig
 from backproplab.cnn.data import load_tensors
-from backproplab.cnn.train import train
+from backproplab.cnn.train import RunResult, train
 from backproplab.errors import BackproplabError
 from backproplab.io import savefig, write_json, write_text
 
 SETTINGS = (("adam", "relu"), ("adam", "tanh"), ("sgd", "relu"), ("sgd", "tanh"))
 # What the problem set reported after 10 epochs (test accuracy), for the report to set against.
 REPORTED = {("adam", "relu"): 0.974, ("sgd", "tanh"): 0.985}
+CURVES = ("test/accuracy", "test/loss", "train/epoch_loss")  # per epoch, kept per seed
 
 
-def run_comparison(out_dir: str | os.PathLike, seeds=1, epochs: int = 10,
-                   data_dir: str | os.PathLike | None = None, dataset: str = "mnist", *,
-                   source=None, train_limit: int = 0, test_limit: int = 0, batch_size: int = 64,
-                   device: str = "auto", threads: int = 0, monitor_every: int = 100,
-                   download: bool = True,
-                   overwrite: bool = False, runs_dir: str | os.PathLike | None = None,
-                   progress=True) -> dict:
-    """Train {adam, sgd} x {relu, tanh} for `epochs` epochs per seed; write the table and figures.
+@dataclass
+class SettingRow:
+    """One setting of the table: final test metrics and training time over its seeds."""
 
-    seeds: a count (seeds 0..N-1) or the seeds themselves. source: a `backproplab.data`
-    DataSource to use instead of looking for `dataset` (e.g. `locate_mnist()`'s, which may be
-    the bundled subset). train_limit / test_limit: use only the first N examples (0: all).
-    threads: torch.set_num_threads for the runs (0: leave PyTorch's default).
-    runs_dir: where the TensorBoard runs go (default OUT/runs). progress: True (a bar per
-    epoch), False, or a callable (steps_done, steps_total, text) called after every step of the
-    whole comparison.
+    setting: str  # "adam-relu"
+    optimizer: str
+    activation: str
+    seeds: int
+    accuracy_mean: float  # final test accuracy, in [0, 1]
+    accuracy_std: float  # sample standard deviation over seeds (0 for one seed)
+    loss_mean: float  # final test loss (mean NLL)
+    loss_std: float
+    time_mean: float  # training seconds per run
+    time_std: float
+    reported_accuracy: float | None  # what the problem set reported, where it did
 
-    Returns a dict: "data" (the source described), "data_kind" ("full" or "subset"), "table"
-    (one row per setting), "curves" ({setting: {"test/accuracy": [[per epoch] per seed], ...}}),
-    "figures" ({"curves": png, "weights": png}), "runs" ({setting: [run folders]}),
-    "runs_dir", "stats_csv" ({setting: [stats.csv per seed]}), "table_csv", "table_md", "json".
+
+@dataclass
+class ComparisonResult:
+    """What `run_comparison` returns and writes, field by field, as comparison.json."""
+
+    data: str  # the data source, described
+    data_kind: str  # "full" or "subset"
+    epochs: int
+    seeds: list[int]
+    batch_size: int
+    table: list[SettingRow]
+    curves: dict  # {setting: {"test/accuracy": [[per epoch] per seed], ...}} (see CURVES)
+    figures: dict[str, Path]  # {"curves": png, "weights": png}
+    reported: dict[str, float]  # {setting: the problem set's test accuracy}
+    runs_dir: Path
+    runs: dict[str, list[Path]]  # {setting: the run folder of each seed}
+    stats_csv: dict[str, list[Path]]  # {setting: the stats.csv of each seed}
+    table_csv: Path
+    table_md: Path
+    json: Path
+
+
+def run_comparison(out_dir: str | os.PathLike, seeds: int | list[int] = 1,
+                   config: TrainConfig | None = None, data_config: DataConfig | None = None,
+                   monitor_config: MonitorConfig | None = None, *, source=None,
+                   runs_dir: str | os.PathLike | None = None, progress=True) -> ComparisonResult:
+    """Train {adam, sgd} x {relu, tanh} per seed; write the table and figures into `out_dir`.
+
+    seeds: a count (seeds 0..N-1) or the seeds themselves. config: the runs' TrainConfig (its
+    epochs, batch size, device, threads, precision, ...; optimizer, activation, seed, logdir and
+    resume are set per run; overwrite replaces the runs instead of continuing them).
+    data_config: the dataset and its limits; source: a `backproplab.data` DataSource to use
+    instead of looking for the dataset (e.g. `locate_mnist()`'s, which may be the bundled
+    subset). runs_dir: where the TensorBoard runs go (default OUT/runs). progress: True (a bar
+    per epoch), False, or a callable (steps_done, steps_total, text) called after every step of
+    the whole comparison.
     """
+    config = config or TrainConfig()
+    data_config = data_config or DataConfig()
     out = Path(out_dir)
     runs_dir = Path(runs_dir) if runs_dir is not None else out / "runs"
     seeds = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
     if not seeds:
         raise BackproplabError("compare-cnn needs at least one seed")
-    data_config = DataConfig(dataset=dataset, data_dir=None if data_dir is None else str(data_dir),
-                             download=download, train_limit=train_limit, test_limit=test_limit)
     tensors = load_tensors(data_config, source=source, progress=bool(progress))
     # every run has the same number of steps: batches of the (limited) training set
-    steps_per_run = epochs * -(-len(tensors.train[1]) // batch_size)
+    steps_per_run = config.epochs * -(-len(tensors.train[1]) // config.batch_size)
     total = steps_per_run * len(SETTINGS) * len(seeds)
 
-    results, done = {}, 0
+    results: dict[str, list[RunResult]] = {}
+    done = 0  # steps of the runs before this one
     for optimizer, activation in SETTINGS:
         name = f"{optimizer}-{activation}"
         for seed in seeds:
             logdir = runs_dir / f"{name}-s{seed}"
             # a finished or interrupted run continues; one that never reached its first
             # checkpoint (a crash) has nothing to keep and starts again
-            resume = not overwrite and (logdir / "checkpoint.pt").is_file()
-            config = TrainConfig(optimizer=optimizer, activation=activation, epochs=epochs,
-                                 batch_size=batch_size, seed=seed, device=device,
-                                 threads=threads, logdir=str(logdir), resume=resume,
-                                 overwrite=overwrite or not resume)
+            resume = not config.overwrite and has_checkpoint(logdir)
+            run_config = dataclasses.replace(
+                config, optimizer=optimizer, activation=activation, seed=seed,
+                logdir=str(logdir), resume=resume, overwrite=not resume)
             report = progress
             if callable(progress):
                 def report(step, _total, text, offset=done, label=f"{name} seed {seed}"):
                     progress(offset + step, total, f"{label}, {text}")
-            result = train(config, data_config, MonitorConfig(monitor_every=monitor_every),
-                           data=tensors, progress=report)
+            result = train(run_config, data_config, monitor_config, data=tensors,
+                           progress=report)
             results.setdefault(name, []).append(result)
             done += steps_per_run
             if progress is True:
-                final = result["final"]
+                final = result.final
                 print(f"{name} seed {seed}: test accuracy {final['test/accuracy']:.2%}, "
-                      f"test loss {final['test/loss']:.4f}, {result['time']:.1f} s", flush=True)
+                      f"test loss {final['test/loss']:.4f}, {result.time:.1f} s", flush=True)
 
     table = [_row(name, runs) for name, runs in results.items()]
-    curves = {name: {key: [[row[key] for row in r["history"]] for r in runs]
-                     for key in ("test/accuracy", "test/loss", "train/epoch_loss")}
+    curves = {name: {key: [[row[key] for row in r.history] for r in runs] for key in CURVES}
               for name, runs in results.items()}
     figures = {"curves": savefig(_curves_figure(curves), out / "curves.png"),
                "weights": savefig(_weights_figure(results), out / "weights.png")}
-    summary = {
-        "data": tensors.source.describe(), "data_kind": tensors.source.kind,
-        "epochs": epochs, "seeds": seeds, "batch_size": batch_size,
-        "table": table, "curves": curves, "figures": figures,
-        "reported": {f"{o}-{a}": v for (o, a), v in REPORTED.items()},
-        "runs_dir": runs_dir,
-        "runs": {name: [r["logdir"] for r in runs] for name, runs in results.items()},
-        "stats_csv": {name: [r["stats_csv"] for r in runs] for name, runs in results.items()},
-        "table_csv": write_text(out / "table.csv", _table_csv(table)),
-        "table_md": write_text(out / "table.md", table_markdown(table)),
-    }
-    summary["json"] = out / "comparison.json"
-    write_json(summary["json"], summary)
-    return summary
+    result = ComparisonResult(
+        data=tensors.source.describe(), data_kind=tensors.source.kind, epochs=config.epochs,
+        seeds=seeds, batch_size=config.batch_size, table=table, curves=curves, figures=figures,
+        reported={f"{o}-{a}": v for (o, a), v in REPORTED.items()}, runs_dir=runs_dir,
+        runs={name: [r.logdir for r in runs] for name, runs in results.items()},
+        stats_csv={name: [r.stats_csv for r in runs] for name, runs in results.items()},
+        table_csv=write_text(out / "table.csv", _table_csv(table)),
+        table_md=write_text(out / "table.md", table_markdown(table)),
+        json=out / "comparison.json")
+    write_json(result.json, dataclasses.asdict(result))
+    return result
 
 
-def _row(name: str, runs: list) -> dict:
+def _row(name: str, runs: list[RunResult]) -> SettingRow:
     optimizer, activation = name.split("-")
-    acc = [r["final"]["test/accuracy"] for r in runs]
-    loss = [r["final"]["test/loss"] for r in runs]
-    secs = [r["time"] for r in runs]
-    return {"setting": name, "optimizer": optimizer, "activation": activation, "seeds": len(runs),
-            "accuracy_mean": statistics.mean(acc), "accuracy_std": _std(acc),
-            "loss_mean": statistics.mean(loss), "loss_std": _std(loss),
-            "time_mean": statistics.mean(secs), "time_std": _std(secs),
-            "reported_accuracy": REPORTED.get((optimizer, activation))}
+    acc = [r.final["test/accuracy"] for r in runs]
+    loss = [r.final["test/loss"] for r in runs]
+    secs = [r.time for r in runs]
+    return SettingRow(name, optimizer, activation, len(runs),
+                      statistics.mean(acc), _std(acc), statistics.mean(loss), _std(loss),
+                      statistics.mean(secs), _std(secs), REPORTED.get((optimizer, activation)))
 
 
 def _std(values) -> float:
     return statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def table_markdown(table: list) -> str:
+def table_markdown(table: list[SettingRow]) -> str:
     lines = ["| setting | test accuracy | test loss | time (s) | problem set |",
              "|---|---|---|---|---|"]
     for r in table:
-        reported = f"{r['reported_accuracy']:.1%}" if r["reported_accuracy"] else ""
-        lines.append(f"| {r['setting']} | {r['accuracy_mean']:.2%} ± {r['accuracy_std']:.2%} | "
-                     f"{r['loss_mean']:.4f} ± {r['loss_std']:.4f} | "
-                     f"{r['time_mean']:.1f} ± {r['time_std']:.1f} | {reported} |")
+        reported = f"{r.reported_accuracy:.1%}" if r.reported_accuracy else ""
+        lines.append(f"| {r.setting} | {r.accuracy_mean:.2%} ± {r.accuracy_std:.2%} | "
+                     f"{r.loss_mean:.4f} ± {r.loss_std:.4f} | "
+                     f"{r.time_mean:.1f} ± {r.time_std:.1f} | {reported} |")
     return "\n".join(lines) + "\n"
 
 
-def _table_csv(table: list) -> str:
-    keys = list(table[0])
+def _table_csv(table: list[SettingRow]) -> str:
+    keys = [f.name for f in dataclasses.fields(SettingRow)]
     return ",".join(keys) + "\n" + "".join(
-        ",".join("" if r[k] is None else str(r[k]) for k in keys) + "\n" for r in table)
+        ",".join("" if v is None else str(v) for v in dataclasses.astuple(r)) + "\n"
+        for r in table)
 
 
 def _curves_figure(curves: dict):
@@ -167,13 +197,13 @@ def _curves_figure(curves: dict):
     return fig
 
 
-def _weights_figure(results: dict):
+def _weights_figure(results: dict[str, list[RunResult]]):
     """Final weights of each layer (first seed's run), one step histogram per setting."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(10, 7))
     axes = fig.subplots(2, 2).ravel()
-    weights = {name: torch.load(runs[0]["checkpoint"], map_location="cpu",
+    weights = {name: torch.load(runs[0].checkpoint, map_location="cpu",
                                 weights_only=True)["model"] for name, runs in results.items()}
     for ax, layer in zip(axes, (layer.name for layer in LAYERS)):
         for name, state in weights.items():

@@ -40,19 +40,15 @@ def run(args) -> int:
     require("tensorboard", "cnn", "compare-cnn")
     if args.seeds <= 0:
         raise BackproplabError(f"--seeds must be a positive integer, got {args.seeds}")
-    TrainConfig(epochs=args.epochs, batch_size=args.batch_size)  # checks them before any work
-    from backproplab.cnn.compare import run_comparison
-
     limits = {k: getattr(args, k) or (DRY_RUN[k] if args.dry_run else 0) for k in DRY_RUN}
-    summary = run_comparison(
-        args.out, seeds=args.seeds, epochs=args.epochs, data_dir=args.data_dir,
-        dataset=args.dataset, batch_size=args.batch_size, device=args.device, threads=args.threads,
-        monitor_every=args.monitor_every, download=args.download, overwrite=args.overwrite,
-        **limits)
-    from backproplab.cnn.compare import table_markdown
+    config = flags.from_args(TrainConfig, args)  # checks --epochs etc. before any work
+    data_config = flags.from_args(DataConfig, args, **limits)
+    monitor_config = flags.from_args(MonitorConfig, args)
+    # here, not at the top: PyTorch is imported only when training, so --help answers at once
+    from backproplab.cnn.compare import run_comparison, table_markdown
 
-    print(f"\n{summary['data']}\n\n{table_markdown(summary['table'])}")
-    figures = summary["figures"]
-    print(f"written: {summary['table_md']}, {figures['curves']}, {figures['weights']}; "
-          f"TensorBoard: tensorboard --logdir {summary['runs_dir']}")
+    result = run_comparison(args.out, args.seeds, config, data_config, monitor_config)
+    print(f"\n{result.data}\n\n{table_markdown(result.table)}")
+    print(f"written: {result.table_md}, {result.figures['curves']}, {result.figures['weights']}; "
+          f"TensorBoard: tensorboard --logdir {result.runs_dir}")
     return 0

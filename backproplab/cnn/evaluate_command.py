@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from backproplab import config as flags
 from backproplab.cnn.config import DataConfig
-from backproplab.errors import require
+from backproplab.errors import BackproplabError, require
 
 
 def add_arguments(parser):
@@ -22,12 +22,14 @@ def add_arguments(parser):
 
 def run(args) -> int:
     require("torch", "cnn", "evaluate-cnn")
-    from backproplab.cnn.data import load_tensors
-    from backproplab.cnn.train import evaluate, load_model, pick_device
-    from backproplab.errors import BackproplabError
-
     if args.batch_size <= 0:
         raise BackproplabError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    # here, not at the top: PyTorch is imported only when evaluating, so --help answers at once
+    from backproplab.cnn.checkpoint import load_model
+    from backproplab.cnn.data import load_tensors
+    from backproplab.cnn.distributed import pick_device
+    from backproplab.cnn.train import evaluate
+
     device = pick_device(args.device)
     model = load_model(args.model, device)
     data = load_tensors(flags.from_args(DataConfig, args), device)

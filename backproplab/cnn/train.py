@@ -1,7 +1,9 @@
-"""Training the CNN: config -> seed -> data -> model -> optimiser -> loop -> checkpoint -> save.
+"""Training the CNN: config -> seed -> data -> model -> optimiser -> epochs -> result.
 
-The loop is short; monitoring (`Monitor`), checkpoints (`RunFolder`) and distribution
-(`Distributed`) are objects it calls at fixed points.
+`train` reads top to bottom: the set-up, then an epoch loop calling `train_epoch`,
+`evaluate_epoch` and the checkpoint. Monitoring (`Monitor`), the run folder and its checkpoints
+(`RunFiles`), distribution (`Distributed`) and stopping early (`Stopper`) are objects it calls
+at fixed points.
 
 Randomness comes only from explicit seeds: the initial weights from `seed` (drawn inside
 `torch.random.fork_rng`, because torch's initialisers use the global RNG; the caller's global
@@ -19,34 +21,24 @@ accuracies are summed over ranks; rank 0 alone writes TensorBoard, CSV and check
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import math
-import os
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch.nn import functional as F
 
-from backproplab import __version__
 from backproplab.cnn import model as net
+from backproplab.cnn.checkpoint import RunFiles, TrainState, config_identity, save_model
 from backproplab.cnn.config import DataConfig, MonitorConfig, TrainConfig
 from backproplab.cnn.data import Tensors, load_tensors
+from backproplab.cnn.distributed import Distributed
 from backproplab.cnn.monitor import Monitor
-from backproplab.errors import BackproplabError
-from backproplab.io import atomic_path, claim_folder, write_json, write_text
 from backproplab.progress import Progress
-
-CHECKPOINT_FORMAT = "backproplab-cnn-checkpoint/1"
-MODEL_FORMAT = "backproplab-cnn-model/1"
-# Files a run folder holds; --overwrite removes these and nothing else.
-RUN_FILES = ("run.json", "checkpoint.pt", "model.pt", "stats.csv", "histograms.csv",
-             "metrics.csv", "metrics.json")
-EVENTS_GLOB = "events.out.tfevents.*"
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -58,12 +50,63 @@ class TrainingInterrupted(KeyboardInterrupt):
         self.logdir, self.step = logdir, step
 
 
+@dataclass
+class RunResult:
+    """What `train` returns: the run's folder, its per-epoch history and final metrics."""
+
+    logdir: Path
+    config: dict  # the TrainConfig as run.json records it (with the learning rate used)
+    data: str  # the data source, described
+    history: list[dict]  # per epoch: epoch, step, time, train/epoch_loss, test/loss,
+    #                      test/accuracy (and val/loss, val/accuracy)
+    time: float  # training seconds, summed over interruptions
+    steps: int
+    resumed: bool
+    model: Path | None  # LOGDIR/model.pt, written with save_model
+
+    @property
+    def final(self) -> dict:
+        """The last epoch's row of `history` ({} before the first epoch ends)."""
+        return self.history[-1] if self.history else {}
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.logdir / "checkpoint.pt"
+
+    @property
+    def stats_csv(self) -> Path:
+        return self.logdir / "stats.csv"
+
+    @property
+    def histograms_csv(self) -> Path:
+        return self.logdir / "histograms.csv"
+
+    @property
+    def metrics_csv(self) -> Path:
+        return self.logdir / "metrics.csv"
+
+
+@dataclass
+class Run:
+    """What a run trains with: built once by `train`, read by each epoch."""
+
+    config: TrainConfig
+    dist: Distributed
+    data: Tensors
+    model: net.Net
+    ddp: torch.nn.Module  # the model, in DistributedDataParallel under torchrun
+    optimizer: torch.optim.Optimizer
+    scheduler: object | None
+    monitor: Monitor
+    steps_per_epoch: int
+
+
 # --------------------------------------------------------------------------- the loop
 
 def train(config: TrainConfig, data_config: DataConfig | None = None,
           monitor_config: MonitorConfig | None = None, *, data: Tensors | None = None,
-          progress=True, on_step=None) -> dict:
-    """Train the CNN; returns the run's result (see `_result`).
+          progress=True, on_step=None) -> RunResult:
+    """Train the CNN into its run folder (`config.logdir`); returns the run's result.
 
     `data`: tensors already loaded (compare-cnn loads them once for all runs), else loaded from
     `data_config`. `progress`: True for a bar per epoch, False for none, or a callable
@@ -77,100 +120,130 @@ def train(config: TrainConfig, data_config: DataConfig | None = None,
     dist = Distributed.start(config.device)
     try:
         data = (data or load_tensors(data_config, progress=dist.is_main)).to(dist.device)
-        logdir = Path(config.logdir or default_logdir(config, data_config))
-        run = RunFolder(logdir, dist)
-        checkpoint = run.prepare(config, data.identity())
+        files = RunFiles(config.logdir or default_logdir(config, data_config), dist)
+        checkpoint = files.open(config, data.identity())  # None: a new run
 
-        layout = torch.channels_last if config.channels_last else torch.contiguous_format
-        model = net.build(config.activation, config.seed).to(dist.device, memory_format=layout)
-        model.dropout.generator = torch.Generator(dist.device).manual_seed(
-            _seed(config.seed, "dropout", dist.rank))
+        model = make_model(config, dist)
         steps_per_epoch = math.ceil(math.ceil(len(data.train[1]) / dist.world) / config.batch_size)
         optimizer = make_optimizer(config, model)
         scheduler = make_scheduler(config, optimizer, steps_per_epoch)
         state = TrainState()
         if checkpoint is not None:
-            state = run.restore(checkpoint, model, optimizer, scheduler)
-        ddp = dist.wrap(model)
-        # A resumed run hides the interrupted run's events from its first step to be redone on.
-        finished = checkpoint is not None and state.epoch >= config.epochs
-        writer = None if finished else run.writer(
-            purge_step=state.step if checkpoint is not None else None)
-        monitor = Monitor(monitor_config, writer)
-        if checkpoint is not None and dist.is_main:
-            monitor.load_csv(logdir)  # written with the checkpoint, so it ends where it ends
+            state = files.restore(checkpoint, model, optimizer, scheduler)
+        resumed_at = state.step if checkpoint is not None else None
 
-        X, Y = data.train
-        total_steps = config.epochs * steps_per_epoch
-        stop = _StopFlag(dist)
-        t0 = time.perf_counter() - state.elapsed
-        try:
-            with stop.on_sigint():
-                for epoch in range(state.epoch, config.epochs):
-                    batches = epoch_batches(len(Y), config.batch_size, config.seed, epoch, dist)
-                    bar = _bar(progress if dist.is_main else False, len(batches), epoch,
-                               config.epochs, state.batch, state.step, total_steps)
-                    model.train()
-                    stopping = False
-                    for i in range(state.batch, len(batches)):
-                        idx = batches[i]
-                        monitored = dist.is_main and monitor.due(state.step)
-                        with monitor.capture(model) if monitored else contextlib.nullcontext():
-                            with autocast(config, dist.device):
-                                out = ddp(X[idx])
-                        loss = F.nll_loss(out.float(), Y[idx])
-                        optimizer.zero_grad(set_to_none=True)
-                        loss.backward()
-                        if monitored:  # after backward: gradients exist; before the update
-                            monitor.log_step(state.step, epoch, model, loss, _lr(optimizer))
-                        optimizer.step()
-                        if scheduler is not None and config.scheduler == "onecycle":
-                            scheduler.step()
-                        state.loss_sum += float(loss.detach()) * len(idx)
-                        state.count += len(idx)
-                        state.step, state.batch = state.step + 1, i + 1
-                        bar(state)
-                        stopping = stop.requested(on_step is not None and bool(on_step(state.step)))
-                        if stopping and i + 1 < len(batches):
-                            raise _Stop
-                    state.elapsed = time.perf_counter() - t0
-                    row = epoch_metrics(config, model, data, dist, state, epoch)
-                    state.history.append(row)
-                    if dist.is_main:
-                        _print_epoch(row, progress)
-                        monitor.log_epoch(state.step - 1, epoch, {  # at the epoch's last step
-                            k: v for k, v in row.items() if "/" in k})
-                    if scheduler is not None and config.scheduler == "step":
-                        scheduler.step()
-                    state.epoch, state.batch, state.loss_sum, state.count = epoch + 1, 0, 0.0, 0
-                    run.save(config, data.identity(), model, optimizer, scheduler, state, monitor)
-                    if stopping and epoch + 1 < config.epochs:  # asked on the epoch's last step:
-                        raise TrainingInterrupted(logdir, state.step)  # finished, saved, stop
-        except _Stop:
-            state.elapsed = time.perf_counter() - t0
-            run.save(config, data.identity(), model, optimizer, scheduler, state, monitor)
-            raise TrainingInterrupted(logdir, state.step) from None
-        finally:
-            if writer is not None:
-                writer.close()  # flushes the event file, also on Ctrl-C
+        with files.monitor(monitor_config, resumed_at, state.epoch >= config.epochs) as monitor, \
+                Stopper(dist, on_step) as stop:
+            run = Run(config, dist, data, model, dist.wrap(model), optimizer, scheduler, monitor,
+                      steps_per_epoch)
+            clock = time.perf_counter() - state.elapsed
+            for epoch in range(state.epoch, config.epochs):
+                stopping = train_epoch(run, state, epoch, stop, progress if dist.is_main else False)
+                state.elapsed = time.perf_counter() - clock
+                if state.batch == steps_per_epoch:  # a checkpoint never ends an epoch unevaluated
+                    end_epoch(run, state, epoch, evaluate_epoch(run, state, epoch), progress)
+                files.save(config, data.identity(), model, optimizer, scheduler, state, monitor)
+                if stopping and state.epoch < config.epochs:  # the one place a run stops early
+                    raise TrainingInterrupted(files.path, state.step)
+
         if config.save_model and dist.is_main:
-            save_model(logdir / "model.pt", model, config, data.identity())
-        return _result(logdir, config, data, state, checkpoint is not None)
+            save_model(files.path / "model.pt", model, config, data.identity())
+        return RunResult(files.path, config_identity(config), data.source.describe(),
+                         state.history, state.elapsed, state.step, checkpoint is not None,
+                         files.path / "model.pt" if config.save_model else None)
     finally:
         dist.stop()
 
 
-@dataclass
-class TrainState:
-    """Where a run is: the next (epoch, batch) to train, the global step, the epoch so far."""
+def train_epoch(run: Run, state: TrainState, epoch: int, stop: Stopper, progress) -> bool:
+    """Train epoch `epoch` from batch `state.batch` on, to its end or until `stop` is asked
+    (then True); `state` follows every step."""
+    config, dist, model, monitor, optimizer = (run.config, run.dist, run.model, run.monitor,
+                                               run.optimizer)
+    X, Y = run.data.train
+    batches = epoch_batches(len(Y), config.batch_size, config.seed, epoch, dist)
+    bar = epoch_bar(progress, run, epoch, state.batch)
+    model.train()
+    for i in range(state.batch, len(batches)):
+        idx = batches[i]
+        monitored = dist.is_main and monitor.due(state.step)
+        with monitor.capture(model) if monitored else contextlib.nullcontext():
+            with autocast(config, dist.device):
+                out = run.ddp(X[idx])
+        loss = F.nll_loss(out.float(), Y[idx])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if monitored:  # after backward: gradients exist; before the update
+            monitor.log_step(state.step, epoch, model, loss, _lr(optimizer))
+        optimizer.step()
+        if config.scheduler == "onecycle":  # per step ("step" is per epoch: end_epoch)
+            run.scheduler.step()
+        state.loss_sum += float(loss.detach()) * len(idx)
+        state.count += len(idx)
+        state.step, state.batch = state.step + 1, i + 1
+        bar(state)
+        if stop.asked(state.step):
+            return True
+    return False
 
-    epoch: int = 0
-    batch: int = 0
-    step: int = 0
-    loss_sum: float = 0.0  # of the current epoch's training losses, times batch sizes
-    count: int = 0
-    elapsed: float = 0.0  # training seconds, summed over interruptions
-    history: list = field(default_factory=list)  # one row of metrics per finished epoch
+
+def evaluate_epoch(run: Run, state: TrainState, epoch: int) -> dict:
+    """One row of history: the epoch's mean training loss and the test (and val) metrics."""
+    dist = run.dist
+    train_loss = dist.sum(torch.tensor([state.loss_sum, state.count], dtype=torch.float64,
+                                       device=dist.device)).tolist()
+    row = {"epoch": epoch + 1, "step": state.step, "time": round(state.elapsed, 3),
+           "train/epoch_loss": train_loss[0] / max(train_loss[1], 1)}
+    data = run.data
+    splits = [("test", data.test)] + ([("val", data.val)] if data.val is not None else [])
+    for name, (x, y) in splits:
+        with autocast(run.config, dist.device):
+            result = evaluate(run.model, x, y, run.config.eval_batch_size, dist)
+        row[f"{name}/loss"], row[f"{name}/accuracy"] = result["loss"], result["accuracy"]
+    return row
+
+
+def end_epoch(run: Run, state: TrainState, epoch: int, row: dict, progress) -> None:
+    """Record the epoch's `row` (history, TensorBoard at its last step, the console), step a
+    per-epoch schedule and move `state` to the next epoch's start."""
+    state.history.append(row)
+    if run.dist.is_main:
+        _print_epoch(row, progress)
+        run.monitor.log_epoch(state.step - 1, epoch, {k: v for k, v in row.items() if "/" in k})
+    if run.config.scheduler == "step":
+        run.scheduler.step()
+    state.epoch, state.batch, state.loss_sum, state.count = epoch + 1, 0, 0.0, 0
+
+
+class Stopper:
+    """Whether to stop early, asked after every step: Ctrl-C (it sets a flag read between
+    steps, so that checkpoints are consistent; a second Ctrl-C interrupts at once) or
+    `on_step(step)` returning True. Under DDP the ranks agree, so all stop after one step."""
+
+    def __init__(self, dist: Distributed, on_step=None):
+        self.dist, self.on_step, self.flag = dist, on_step, False
+        self._previous = None  # the SIGINT handler to restore, when ours is installed
+
+    def __enter__(self) -> Stopper:
+        if threading.current_thread() is threading.main_thread():  # signals reach it alone
+            self._previous = (signal.signal(signal.SIGINT, self._sigint),)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous[0])
+
+    def _sigint(self, signum, frame):
+        if self.flag:
+            raise KeyboardInterrupt
+        self.flag = True
+
+    def asked(self, step: int) -> bool:
+        wanted = self.on_step is not None and bool(self.on_step(step))
+        wanted = wanted or self.flag
+        if self.dist.world > 1:
+            wanted = bool(self.dist.sum(torch.tensor([float(wanted)])).item())
+        return wanted
 
 
 def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, dist=None) -> list:
@@ -208,20 +281,6 @@ def evaluate(model, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000, di
     return {"loss": loss / max(n, 1), "accuracy": correct / max(n, 1), "n": int(n)}
 
 
-def epoch_metrics(config, model, data: Tensors, dist, state: TrainState, epoch: int) -> dict:
-    """One row of history: the epoch's mean training loss and the test (and val) metrics."""
-    train_loss = dist.sum(torch.tensor([state.loss_sum, state.count], dtype=torch.float64,
-                                       device=dist.device)).tolist()
-    row = {"epoch": epoch + 1, "step": state.step, "time": round(state.elapsed, 3),
-           "train/epoch_loss": train_loss[0] / max(train_loss[1], 1)}
-    splits = [("test", data.test)] + ([("val", data.val)] if data.val is not None else [])
-    for name, (x, y) in splits:
-        with autocast(config, dist.device):
-            result = evaluate(model, x, y, config.eval_batch_size, dist)
-        row[f"{name}/loss"], row[f"{name}/accuracy"] = result["loss"], result["accuracy"]
-    return row
-
-
 def autocast(config: TrainConfig, device: torch.device):
     """bf16 autocast of forward passes where --precision bf16 asks for it (losses stay fp32)."""
     return torch.autocast(device.type, dtype=torch.bfloat16,
@@ -250,275 +309,25 @@ def default_logdir(config: TrainConfig, data_config: DataConfig) -> str:
     return f"runs/{data_config.dataset}-{config.optimizer}-{config.activation}-s{config.seed}"
 
 
-# --------------------------------------------------------------------------- run folder
-
-# Fields that may differ when a run is resumed (they do not change what is computed); --epochs
-# may also grow, to train a finished run further, unless the schedule depends on it.
-_RESUME_FREE = {"device", "threads", "channels_last", "logdir", "resume", "overwrite", "save_model",
-                "eval_batch_size"}
-
-
-class RunFolder:
-    """A run's folder: refuses to mix runs, writes checkpoints atomically (rank 0 only)."""
-
-    def __init__(self, path: Path, dist):
-        self.path, self.dist = Path(path), dist
-
-    def prepare(self, config: TrainConfig, data_identity: dict) -> dict | None:
-        """Check the folder against `config`; return the checkpoint to resume from, if any."""
-        path = self.path
-        theirs = claim_folder(path, "run.json", "--logdir")
-        if config.resume:
-            if theirs is None or not (path / "checkpoint.pt").is_file():
-                raise BackproplabError(f"--resume: {str(path)!r} holds no checkpoint to resume")
-            self._check_same_run(theirs, config, data_identity)
-            checkpoint = load_checkpoint(path / "checkpoint.pt", self.dist.device)
-            if checkpoint["state"]["epoch"] > config.epochs:
-                raise BackproplabError(
-                    f"--resume: {str(path)!r} holds a run already trained for "
-                    f"{checkpoint['state']['epoch']} epochs, more than --epochs {config.epochs}")
-            return checkpoint
-        if theirs is not None:
-            if not config.overwrite:
-                raise BackproplabError(
-                    f"--logdir {str(path)!r} already holds a run ({_describe(theirs)}); pass "
-                    f"--resume to continue it or --overwrite to replace it")
-            self.dist.barrier()  # every rank has looked before rank 0 deletes
-            if self.dist.is_main:
-                for p in [path / n for n in RUN_FILES] + list(path.glob(EVENTS_GLOB)):
-                    p.unlink(missing_ok=True)
-        self.dist.barrier()
-        if self.dist.is_main:
-            write_json(path / "run.json", {
-                "backproplab": __version__, "torch": torch.__version__,
-                "config": _identity(config), "data": data_identity,
-                "world_size": self.dist.world})
-        return None
-
-    def _check_same_run(self, theirs: dict, config: TrainConfig, data_identity: dict):
-        mine = _identity(config)
-        free = _RESUME_FREE | ({"epochs"} if config.scheduler != "onecycle" else set())
-        differ = [f"{k}={theirs['config'].get(k)!r} there, {v!r} here" for k, v in mine.items()
-                  if k not in free and theirs["config"].get(k) != v]
-        if theirs.get("data") != data_identity:
-            differ.append(f"data {theirs.get('data')} there, {data_identity} here")
-        if theirs.get("world_size", 1) != self.dist.world:
-            differ.append(f"{theirs.get('world_size', 1)} processes there, {self.dist.world} here")
-        if differ:
-            raise BackproplabError(f"--resume: {str(self.path)!r} holds another run: "
-                                   + "; ".join(differ))
-
-    def restore(self, checkpoint: dict, model, optimizer, scheduler) -> TrainState:
-        try:
-            model.load_state_dict(checkpoint["model"])
-            optimizer.load_state_dict(checkpoint["optimizer"])
-            if scheduler is not None:
-                scheduler.load_state_dict(checkpoint["scheduler"])
-        except (RuntimeError, KeyError, ValueError) as exc:
-            raise BackproplabError(f"checkpoint in {self.path} does not fit this run: "
-                                   f"{str(exc).splitlines()[0]}") from None
-        rng = checkpoint["rng"]["dropout"]
-        model.dropout.generator.set_state(rng[self.dist.rank].cpu())
-        return TrainState(**checkpoint["state"])
-
-    def writer(self, purge_step: int | None):
-        """TensorBoard's SummaryWriter on rank 0; a resumed run hides events after its step."""
-        if not self.dist.is_main:
-            return None
-        from torch.utils.tensorboard import SummaryWriter
-
-        return SummaryWriter(str(self.path), purge_step=purge_step, flush_secs=30)
-
-    def save(self, config, data_identity, model, optimizer, scheduler, state: TrainState,
-             monitor: Monitor) -> None:
-        """Checkpoint (every rank's dropout RNG gathered to rank 0), CSVs, metrics: atomically."""
-        rng = self.dist.gather(model.dropout.generator.get_state())
-        if not self.dist.is_main:
-            return
-        payload = {
-            "format": CHECKPOINT_FORMAT, "architecture": net.architecture(model),
-            "config": _identity(config), "data": data_identity,
-            "state": dataclasses.asdict(state), "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict() if scheduler is not None else None,
-            "rng": {"dropout": rng},
-        }
-        with atomic_path(self.path / "checkpoint.pt") as tmp:
-            torch.save(payload, tmp)
-        monitor.save_csv(self.path)
-        write_text(self.path / "metrics.csv", _history_csv(state.history))
-        write_json(self.path / "metrics.json", {"config": _identity(config), "data": data_identity,
-                                                "history": state.history})
-        if monitor.writer is not None:
-            monitor.writer.flush()
+def make_model(config: TrainConfig, dist: Distributed) -> net.Net:
+    """The initial network (weights from the seed) on the device in the configured layout,
+    its dropout drawing from a generator of its own per rank."""
+    layout = torch.channels_last if config.channels_last else torch.contiguous_format
+    model = net.build(config.activation, config.seed).to(dist.device, memory_format=layout)
+    model.dropout.generator = torch.Generator(dist.device).manual_seed(
+        _seed(config.seed, "dropout", dist.rank))
+    return model
 
 
-def load_checkpoint(path: str | os.PathLike, device="cpu",
-                    kinds: tuple = (CHECKPOINT_FORMAT,)) -> dict:
-    """A checkpoint or saved model, checked: readable, ours, the problem set's architecture."""
-    path = Path(path)
-    try:
-        payload = torch.load(path, map_location=device, weights_only=True)
-    except FileNotFoundError:
-        raise BackproplabError(f"{str(path)!r} does not exist") from None
-    except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError, ...
-        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:100]}"
-        raise BackproplabError(f"{str(path)!r} is truncated or not a backproplab file "
-                               f"({reason})") from None
-    if not isinstance(payload, dict) or payload.get("format") not in kinds:
-        raise BackproplabError(f"{str(path)!r} is not a {' or '.join(kinds)} file")
-    expected = net.architecture(net.Net())
-    if payload.get("architecture") != expected:
-        raise BackproplabError(
-            f"{str(path)!r} holds another architecture ({_arch_text(payload.get('architecture'))}"
-            f"); this is the problem set's CNN ({_arch_text(expected)})")
-    return payload
-
-
-def save_model(path: Path, model, config: TrainConfig, data_identity: dict) -> Path:
-    with atomic_path(path) as tmp:
-        torch.save({"format": MODEL_FORMAT, "architecture": net.architecture(model),
-                    "activation": config.activation, "data": data_identity,
-                    "model": model.state_dict()}, tmp)
-    return path
-
-
-def load_model(path, device="cpu") -> net.Net:
-    """A Net with the weights `--save-model` wrote (or the latest checkpoint's)."""
-    payload = load_checkpoint(path, device, (MODEL_FORMAT, CHECKPOINT_FORMAT))
-    if payload["format"] == MODEL_FORMAT:
-        activation = payload["activation"]
-    else:
-        activation = payload["config"]["activation"]
-    model = net.Net(activation).to(device)
-    model.load_state_dict(payload["model"])
-    return model.eval()
-
-
-# --------------------------------------------------------------------------- distribution
-
-class Distributed:
-    """One process, or one rank of a torchrun job (RANK/WORLD_SIZE/LOCAL_RANK set)."""
-
-    def __init__(self, device: torch.device, rank=0, world=1, group=False):
-        self.device, self.rank, self.world, self._group = device, rank, world, group
-        self.is_main = rank == 0
-
-    @classmethod
-    def start(cls, device: str = "auto") -> Distributed:
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        dev = pick_device(device, local_rank)
-        if world == 1:
-            return cls(dev)
-        import torch.distributed as td
-
-        backend = "nccl" if dev.type == "cuda" else "gloo"
-        started = not td.is_initialized()
-        if started:
-            if dev.type == "cuda":
-                torch.cuda.set_device(dev)
-            td.init_process_group(backend)
-        return cls(dev, td.get_rank(), td.get_world_size(), group=started)
-
-    def wrap(self, model):
-        if self.world == 1:
-            return model
-        from torch.nn.parallel import DistributedDataParallel
-
-        return DistributedDataParallel(model, device_ids=[self.device] if self.device.type ==
-                                       "cuda" else None)
-
-    def sum(self, t: torch.Tensor) -> torch.Tensor:
-        if self.world > 1:
-            import torch.distributed as td
-
-            t = t.to(self.device if self.device.type == "cuda" else "cpu")
-            td.all_reduce(t)
-        return t
-
-    def gather(self, t: torch.Tensor) -> list:
-        if self.world == 1:
-            return [t]
-        import torch.distributed as td
-
-        out = [None] * self.world
-        td.all_gather_object(out, t)
-        return out
-
-    def barrier(self):
-        if self.world > 1:
-            import torch.distributed as td
-
-            td.barrier()
-
-    def stop(self):
-        if self._group:
-            import torch.distributed as td
-
-            td.destroy_process_group()
-
-
-def pick_device(name: str, local_rank: int = 0) -> torch.device:
-    if name == "auto":
-        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise BackproplabError(
-            f"unknown --device {name!r}; valid: auto, cpu, cuda, cuda:N") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise BackproplabError(f"--device {name}: CUDA is not available here; use cpu or auto")
-    if dev.type == "cuda" and dev.index is None:
-        dev = torch.device(f"cuda:{local_rank}")
-    return dev
-
-
-# --------------------------------------------------------------------------- helpers
-
-class _Stop(Exception):
-    pass
-
-
-class _StopFlag:
-    """Ctrl-C sets a flag the loop reads between steps, so checkpoints are always consistent.
-    A second Ctrl-C interrupts at once. Under DDP the ranks agree on stopping at the same step."""
-
-    def __init__(self, dist):
-        self.dist, self.flag = dist, False
-
-    @contextlib.contextmanager
-    def on_sigint(self):
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def handler(signum, frame):
-            if self.flag:
-                raise KeyboardInterrupt
-            self.flag = True
-
-        previous = signal.signal(signal.SIGINT, handler)
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGINT, previous)
-
-    def requested(self, extra: bool = False) -> bool:
-        wanted = self.flag or extra
-        if self.dist.world > 1:
-            wanted = bool(self.dist.sum(torch.tensor([float(wanted)])).item())
-        return wanted
-
-
-def _bar(enabled, n_batches, epoch, epochs, start, step, total_steps):
+def epoch_bar(progress, run: Run, epoch: int, start: int):
     """A per-step callback updating the epoch's progress bar (or the caller's callable)."""
-    if callable(enabled):
+    epochs, n_batches = run.config.epochs, run.steps_per_epoch
+    if callable(progress):
         def report(state):
-            enabled(state.step, total_steps, f"epoch {epoch + 1}/{epochs}")
+            progress(state.step, epochs * n_batches, f"epoch {epoch + 1}/{epochs}")
         return report
     bar = Progress(n_batches, desc=f"epoch {epoch + 1}/{epochs}", unit="batch",
-                   enabled=bool(enabled))
+                   enabled=bool(progress))
     bar.update(start)
 
     def update(state):
@@ -539,45 +348,6 @@ def _print_epoch(row: dict, progress) -> None:
         print(", ".join(parts) + f" ({row['time']:.1f} s)", flush=True)
 
 
-def _result(logdir: Path, config: TrainConfig, data: Tensors, state: TrainState,
-            resumed: bool) -> dict:
-    """What `train` returns: paths, per-epoch history, final metrics."""
-    return {
-        "logdir": logdir, "config": _identity(config), "data": data.source.describe(),
-        "history": state.history, "final": state.history[-1] if state.history else {},
-        "time": state.elapsed, "steps": state.step, "resumed": resumed,
-        "checkpoint": logdir / "checkpoint.pt", "stats_csv": logdir / "stats.csv",
-        "histograms_csv": logdir / "histograms.csv", "metrics_csv": logdir / "metrics.csv",
-        "model": logdir / "model.pt" if config.save_model else None,
-    }
-
-
-def _identity(config: TrainConfig) -> dict:
-    d = dataclasses.asdict(config)
-    d["lr"] = config.learning_rate
-    return d
-
-
-def _describe(run: dict) -> str:
-    c = run.get("config", {})
-    return ", ".join(f"{k} {c.get(k)}" for k in ("optimizer", "activation", "epochs", "seed"))
-
-
-def _arch_text(arch) -> str:
-    if not isinstance(arch, dict):
-        return "unknown"
-    weights = {k: v for k, v in arch.items() if k.endswith("weight")}
-    return ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in weights.items())
-
-
-def _history_csv(history: list) -> str:
-    if not history:
-        return ""
-    keys = list(history[0])
-    return ",".join(keys) + "\n" + "".join(",".join(str(r.get(k, "")) for k in keys) + "\n"
-                                           for r in history)
-
-
 def _lr(optimizer) -> float:
     return optimizer.param_groups[0]["lr"]
 
@@ -585,6 +355,3 @@ def _lr(optimizer) -> float:
 def _seed(*parts) -> int:
     """A 63-bit seed from any parts, e.g. (seed, "order", epoch): distinct streams never meet."""
     return int(hashlib.sha256(repr(parts).encode()).hexdigest()[:15], 16)
-
-
-

@@ -106,15 +106,17 @@ def study_part(name: str, out: Path, profile, jobs, data, bar) -> dict:
 
 
 def cnn_part(out: Path, profile, jobs, data, bar) -> dict:
+    # here, not at the top: PyTorch is imported only when part II runs
     from backproplab.cnn.compare import run_comparison
+    from backproplab.cnn.config import DataConfig, MonitorConfig, TrainConfig
 
-    summary = run_comparison(out / "cnn", seeds=profile.cnn_seeds, epochs=profile.epochs,
-                             runs_dir=out / "runs",
-                             source=data.source, train_limit=profile.cnn_train_limit,
-                             monitor_every=CNN_MONITOR_EVERY["quick" if profile.epochs < 10
-                                                             else "full"],
-                             progress=_SubProgress(bar, "cnn"))
-    return cnn_results(summary)
+    every = CNN_MONITOR_EVERY["quick" if profile.epochs < 10 else "full"]
+    result = run_comparison(out / "cnn", profile.cnn_seeds, TrainConfig(epochs=profile.epochs),
+                            DataConfig(train_limit=profile.cnn_train_limit),
+                            MonitorConfig(monitor_every=every),
+                            source=data.source, runs_dir=out / "runs",
+                            progress=_SubProgress(bar, "cnn"))
+    return cnn_results(result)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -154,24 +156,23 @@ def study_results(result) -> dict:
     }
 
 
-def cnn_results(summary: dict) -> dict:
-    """What the report shows of run_comparison's summary; draws the per-layer statistics."""
+def cnn_results(result) -> dict:
+    """What the report shows of run_comparison's ComparisonResult; draws the per-layer
+    statistics."""
+    from backproplab.cnn import architecture
     from backproplab.report.figures import layer_stats_figure
 
-    path = Path(summary["json"])
-    rows = [{**r, "seconds": r["time_mean"]} for r in summary["table"]]
-    figures = {k: str(v) for k, v in summary["figures"].items()}
-    stats = {name: paths[0] for name, paths in summary["stats_csv"].items()}
+    rows = [{**vars(r), "seconds": r.time_mean} for r in result.table]
+    figures = {k: str(v) for k, v in result.figures.items()}
+    stats = {name: paths[0] for name, paths in result.stats_csv.items()}
     fig = layer_stats_figure({name: read_stats(p) for name, p in stats.items()})
-    figures["layer_stats"] = str(io.savefig(fig, path.parent / "layer_stats.png"))
-    from backproplab.cnn import architecture
-
-    return {"rows": rows, "curves": summary["curves"], "figures": figures,
+    figures["layer_stats"] = str(io.savefig(fig, result.json.parent / "layer_stats.png"))
+    return {"rows": rows, "curves": result.curves, "figures": figures,
             "architecture": architecture.shape_table(),
-            "runs_dir": str(summary["runs_dir"]), "data": summary["data"],
-            "data_kind": summary["data_kind"], "epochs": summary["epochs"],
-            "seeds": summary["seeds"], "finding": cnn_finding(rows, summary["epochs"]),
-            "reported": summary["reported"]}
+            "runs_dir": str(result.runs_dir), "data": result.data,
+            "data_kind": result.data_kind, "epochs": result.epochs,
+            "seeds": result.seeds, "finding": cnn_finding(result.table, result.epochs),
+            "reported": result.reported}
 
 
 def read_stats(path) -> dict:
@@ -187,12 +188,13 @@ def read_stats(path) -> dict:
     return out
 
 
-def cnn_finding(rows: list, epochs: int) -> str:
-    if not rows:
+def cnn_finding(table: list, epochs: int) -> str:
+    """One sentence on the comparison's table (its SettingRows): best, worst, the spread."""
+    if not table:
         raise BackproplabError("the CNN comparison produced no rows")
-    best = max(rows, key=lambda r: r["accuracy_mean"])
-    worst = min(rows, key=lambda r: r["accuracy_mean"])
-    return (f"After {epochs} epoch(s), {best['setting']} has the best test accuracy "
-            f"({100 * best['accuracy_mean']:.2f}%) and {worst['setting']} the lowest "
-            f"({100 * worst['accuracy_mean']:.2f}%), a spread of "
-            f"{100 * (best['accuracy_mean'] - worst['accuracy_mean']):.2f} points.")
+    best = max(table, key=lambda r: r.accuracy_mean)
+    worst = min(table, key=lambda r: r.accuracy_mean)
+    return (f"After {epochs} epoch(s), {best.setting} has the best test accuracy "
+            f"({100 * best.accuracy_mean:.2f}%) and {worst.setting} the lowest "
+            f"({100 * worst.accuracy_mean:.2f}%), a spread of "
+            f"{100 * (best.accuracy_mean - worst.accuracy_mean):.2f} points.")

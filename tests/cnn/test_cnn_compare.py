@@ -5,15 +5,17 @@ from __future__ import annotations
 import pytest
 
 from backproplab.cnn.compare import SETTINGS, run_comparison
+from backproplab.cnn.config import DataConfig, MonitorConfig, TrainConfig
 from backproplab.data import locate
+
+CONFIG = TrainConfig(epochs=1, batch_size=100, device="cpu")
 
 
 @pytest.fixture
 def comparison(tmp_path, fixture_dir):
     calls = []
-    summary = run_comparison(tmp_path / "cmp", seeds=2, epochs=1,
-                             source=locate("mnist", fixture_dir), batch_size=100, device="cpu",
-                             monitor_every=2,
+    summary = run_comparison(tmp_path / "cmp", 2, CONFIG, DataConfig(),
+                             MonitorConfig(monitor_every=2), source=locate("mnist", fixture_dir),
                              progress=lambda done, total, text: calls.append((done, total, text)))
     return summary, calls
 
@@ -24,23 +26,23 @@ def test_every_setting_and_seed_is_a_run_of_its_own(comparison, tmp_path):
     assert names == sorted(f"{o}-{a}-s{s}" for o, a in SETTINGS for s in (0, 1))
     assert all(len(list(p.glob("events.out.tfevents.*"))) == 1
                for p in (tmp_path / "cmp" / "runs").iterdir())
-    assert all(path.is_file() for paths in summary["stats_csv"].values() for path in paths)
+    assert all(path.is_file() for paths in summary.stats_csv.values() for path in paths)
 
 
 def test_the_table_has_mean_and_std_over_seeds(comparison):
     summary, _ = comparison
-    table = {row["setting"]: row for row in summary["table"]}
+    table = {row.setting: row for row in summary.table}
     assert list(table) == [f"{o}-{a}" for o, a in SETTINGS]
-    finals = [acc[-1] for acc in summary["curves"]["sgd-tanh"]["test/accuracy"]]
-    assert table["sgd-tanh"]["accuracy_mean"] == pytest.approx(sum(finals) / 2)
-    assert table["sgd-tanh"]["accuracy_std"] == pytest.approx(abs(finals[0] - finals[1]) / 2 ** 0.5)
-    assert table["adam-relu"]["reported_accuracy"] == 0.974
-    assert "| adam-relu |" in summary["table_md"].read_text()
+    finals = [acc[-1] for acc in summary.curves["sgd-tanh"]["test/accuracy"]]
+    assert table["sgd-tanh"].accuracy_mean == pytest.approx(sum(finals) / 2)
+    assert table["sgd-tanh"].accuracy_std == pytest.approx(abs(finals[0] - finals[1]) / 2 ** 0.5)
+    assert table["adam-relu"].reported_accuracy == 0.974
+    assert "| adam-relu |" in summary.table_md.read_text()
 
 
 def test_figures_are_written(comparison):
     summary, _ = comparison
-    for path in summary["figures"].values():
+    for path in summary.figures.values():
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
 
 
@@ -54,10 +56,10 @@ def test_progress_counts_every_step_of_the_whole_comparison(comparison):
 def test_rerunning_reads_finished_runs_back_without_training(comparison, tmp_path, fixture_dir):
     first, _ = comparison
     calls = []
-    again = run_comparison(tmp_path / "cmp", seeds=2, epochs=1, source=locate("mnist", fixture_dir),
-                           batch_size=100, device="cpu", monitor_every=2,
+    again = run_comparison(tmp_path / "cmp", 2, CONFIG, DataConfig(),
+                           MonitorConfig(monitor_every=2), source=locate("mnist", fixture_dir),
                            progress=lambda *a: calls.append(a))
-    assert calls == [] and again["table"] == first["table"]
+    assert calls == [] and again.table == first.table
     runs = (tmp_path / "cmp" / "runs").iterdir()
     assert all(len(list(p.glob("events.out.tfevents.*"))) == 1 for p in runs)
 
@@ -76,6 +78,7 @@ def test_a_run_that_never_reached_a_checkpoint_is_started_again(tmp_path, fixtur
     crashed = tmp_path / "cmp" / "runs" / "adam-relu-s0"
     crashed.mkdir(parents=True)
     (crashed / "run.json").write_text('{"config": {}}')  # as a crash before epoch 1 leaves it
-    summary = run_comparison(tmp_path / "cmp", seeds=1, epochs=1, source=source,
-                             batch_size=250, device="cpu", progress=False)
-    assert (crashed / "checkpoint.pt").is_file() and len(summary["table"]) == 4
+    summary = run_comparison(tmp_path / "cmp", 1, TrainConfig(epochs=1, batch_size=250,
+                                                              device="cpu"),
+                             source=source, progress=False)
+    assert (crashed / "checkpoint.pt").is_file() and len(summary.table) == 4

@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from backproplab.cnn.train import evaluate, load_model
+from backproplab.cnn.checkpoint import load_model
+from backproplab.cnn.train import evaluate
 
 
 def _free_port() -> int:

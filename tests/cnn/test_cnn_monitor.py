@@ -17,7 +17,7 @@ def events(small_run, tensors):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     result = small_run(data=tensors, epochs=2, monitor_every=4)
-    acc = EventAccumulator(str(result["logdir"]), size_guidance={"scalars": 0, "histograms": 0})
+    acc = EventAccumulator(str(result.logdir), size_guidance={"scalars": 0, "histograms": 0})
     acc.Reload()
     return result, acc
 
@@ -42,10 +42,10 @@ def test_tags_are_grouped_by_layer_with_pooled_outputs_for_conv_layers_only():
 def test_statistics_are_written_every_n_steps_and_metrics_every_epoch(events):
     result, acc = events
     steps = [e.step for e in acc.Scalars("conv1/weight/mean")]
-    assert steps == list(range(0, result["steps"], 4))  # 32 steps, every 4th
+    assert steps == list(range(0, result.steps, 4))  # 32 steps, every 4th
     assert [e.step for e in acc.Scalars("test/accuracy")] == [15, 31]  # each epoch's last step
     accuracy = [e.value for e in acc.Scalars("test/accuracy")]
-    assert accuracy == pytest.approx([row["test/accuracy"] for row in result["history"]])
+    assert accuracy == pytest.approx([row["test/accuracy"] for row in result.history])
 
 
 def test_the_first_weight_statistics_are_those_of_the_initial_weights(events):
@@ -77,14 +77,14 @@ def test_relu_activations_are_never_negative(events):
 
 def test_the_csv_holds_the_same_statistics_as_tensorboard(events):
     result, acc = events
-    with open(result["stats_csv"], newline="") as fh:
+    with open(result.stats_csv, newline="") as fh:
         rows = list(csv.DictReader(fh))
     csv_means = [float(r["value"]) for r in rows if (r["layer"], r["quantity"], r["stat"]) ==
                  ("fc2", "weight", "mean")]
     assert csv_means == pytest.approx([e.value for e in acc.Scalars("fc2/weight/mean")])
     seen = {(r["layer"], r["quantity"]) for r in rows}
     assert set(quantities()) <= seen
-    with open(result["histograms_csv"], newline="") as fh:
+    with open(result.histograms_csv, newline="") as fh:
         hist_rows = [r for r in csv.DictReader(fh) if r["step"] == "0"
                      and (r["layer"], r["quantity"]) == ("fc1", "bias")]
     assert sum(int(r["count"]) for r in hist_rows) == 50
@@ -93,6 +93,6 @@ def test_the_csv_holds_the_same_statistics_as_tensorboard(events):
 def test_monitoring_does_not_change_training(small_run, tensors):
     watched = small_run("watched", data=tensors, epochs=1, monitor_every=1)
     unwatched = small_run("unwatched", data=tensors, epochs=1, monitor_every=0)
-    a = torch.load(watched["checkpoint"], weights_only=True)["model"]
-    b = torch.load(unwatched["checkpoint"], weights_only=True)["model"]
+    a = torch.load(watched.checkpoint, weights_only=True)["model"]
+    b = torch.load(unwatched.checkpoint, weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)

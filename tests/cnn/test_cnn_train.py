@@ -9,8 +9,9 @@ import torch
 from torch.nn import functional as F
 
 from backproplab.cnn import model as net
+from backproplab.cnn.checkpoint import load_model
 from backproplab.cnn.config import TrainConfig, with_recipe
-from backproplab.cnn.train import TrainingInterrupted, epoch_batches, evaluate, load_model
+from backproplab.cnn.train import TrainingInterrupted, epoch_batches, evaluate
 from backproplab.errors import BackproplabError
 
 
@@ -51,8 +52,8 @@ def test_a_training_step_lowers_the_loss(tensors):
 def test_training_beats_the_untrained_network(small_run, tensors):
     untrained = evaluate(net.build("relu", 0), *tensors.test)
     result = small_run(epochs=3, data=tensors)
-    assert result["final"]["test/accuracy"] > untrained["accuracy"] + 0.2
-    assert [row["epoch"] for row in result["history"]] == [1, 2, 3]
+    assert result.final["test/accuracy"] > untrained["accuracy"] + 0.2
+    assert [row["epoch"] for row in result.history] == [1, 2, 3]
 
 
 def test_every_epoch_reshuffles_and_covers_the_data_once():
@@ -73,15 +74,15 @@ def test_a_run_interrupted_and_resumed_equals_an_uninterrupted_one(small_run, te
         small_run("parts", data=tensors, epochs=3, on_step=lambda step: step == 21, **fields)
     assert stop.value.step == 21  # mid-epoch 2 (16 batches per epoch)
     resumed = small_run("parts", data=tensors, epochs=3, resume=True, **fields)
-    assert resumed["resumed"]
+    assert resumed.resumed
 
-    a = torch.load(whole["checkpoint"], weights_only=True)
-    b = torch.load(resumed["checkpoint"], weights_only=True)
+    a = torch.load(whole.checkpoint, weights_only=True)
+    b = torch.load(resumed.checkpoint, weights_only=True)
     for name, tensor in a["model"].items():
         assert torch.equal(tensor, b["model"][name]), name
-    strip = [{k: v for k, v in row.items() if k != "time"} for row in whole["history"]]
-    assert strip == [{k: v for k, v in row.items() if k != "time"} for row in resumed["history"]]
-    assert whole["stats_csv"].read_text() == resumed["stats_csv"].read_text()
+    strip = [{k: v for k, v in row.items() if k != "time"} for row in whole.history]
+    assert strip == [{k: v for k, v in row.items() if k != "time"} for row in resumed.history]
+    assert whole.stats_csv.read_text() == resumed.stats_csv.read_text()
 
 
 def test_resume_of_another_run_is_refused(small_run, tensors):
@@ -92,13 +93,13 @@ def test_resume_of_another_run_is_refused(small_run, tensors):
 
 def test_a_folder_holding_a_run_is_not_overwritten_unasked(small_run, tensors):
     first = small_run("r", data=tensors, epochs=1)
-    before = first["checkpoint"].read_bytes()
+    before = first.checkpoint.read_bytes()
     with pytest.raises(BackproplabError, match="already holds a run.*--resume.*--overwrite"):
         small_run("r", data=tensors, epochs=1, seed=1)
-    assert first["checkpoint"].read_bytes() == before
+    assert first.checkpoint.read_bytes() == before
     second = small_run("r", data=tensors, epochs=1, seed=1, overwrite=True)
-    assert second["checkpoint"].read_bytes() != before
-    assert len(list(second["logdir"].glob("events.out.tfevents.*"))) == 1
+    assert second.checkpoint.read_bytes() != before
+    assert len(list(second.logdir.glob("events.out.tfevents.*"))) == 1
 
 
 def test_a_folder_of_other_files_is_refused_even_with_overwrite(small_run, tensors, tmp_path):
@@ -111,7 +112,7 @@ def test_a_folder_of_other_files_is_refused_even_with_overwrite(small_run, tenso
 
 def test_a_truncated_checkpoint_is_refused(small_run, tensors):
     result = small_run("r", data=tensors, epochs=1)
-    path = result["checkpoint"]
+    path = result.checkpoint
     path.write_bytes(path.read_bytes()[:5000])
     with pytest.raises(BackproplabError, match="truncated or not a backproplab file"):
         small_run("r", data=tensors, epochs=2, resume=True)
@@ -119,19 +120,19 @@ def test_a_truncated_checkpoint_is_refused(small_run, tensors):
 
 def test_a_checkpoint_of_another_architecture_is_refused(small_run, tensors):
     result = small_run("r", data=tensors, epochs=1)
-    payload = torch.load(result["checkpoint"], weights_only=True)
+    payload = torch.load(result.checkpoint, weights_only=True)
     payload["model"]["fc1.weight"] = torch.zeros(64, 320)
     payload["architecture"]["fc1.weight"] = [64, 320]
-    torch.save(payload, result["checkpoint"])
+    torch.save(payload, result.checkpoint)
     with pytest.raises(BackproplabError, match="another architecture.*fc1.weight 64x320"):
         small_run("r", data=tensors, epochs=2, resume=True)
 
 
 def test_a_saved_model_evaluates_to_the_runs_final_accuracy(small_run, tensors):
     result = small_run("r", data=tensors, epochs=2, save_model=True, activation="tanh")
-    model = load_model(result["model"])
+    model = load_model(result.model)
     assert model.activation == "tanh"
-    assert evaluate(model, *tensors.test)["accuracy"] == result["final"]["test/accuracy"]
+    assert evaluate(model, *tensors.test)["accuracy"] == result.final["test/accuracy"]
 
 
 def test_validation_is_held_out_from_training(small_run, fixture_dir):
@@ -139,9 +140,9 @@ def test_validation_is_held_out_from_training(small_run, fixture_dir):
 
     result = small_run("r", epochs=1, data_config=DataConfig(data_dir=str(fixture_dir),
                                                              val_size=100))
-    assert "val/accuracy" in result["final"]
-    assert result["steps"] == 400 // 32 + 1  # 500 - 100 training examples, batches of 32
-    assert json.loads((result["logdir"] / "run.json").read_text())["data"]["val"] == 100
+    assert "val/accuracy" in result.final
+    assert result.steps == 400 // 32 + 1  # 500 - 100 training examples, batches of 32
+    assert json.loads((result.logdir / "run.json").read_text())["data"]["val"] == 100
 
 
 @pytest.mark.parametrize("fields, message", [
@@ -168,7 +169,7 @@ def test_a_recipe_sets_fields_and_explicit_values_win():
 def test_resume_can_extend_a_finished_run(small_run, tensors):
     small_run("r", data=tensors, epochs=1)
     result = small_run("r", data=tensors, epochs=2, resume=True)
-    assert [row["epoch"] for row in result["history"]] == [1, 2]
+    assert [row["epoch"] for row in result.history] == [1, 2]
 
 
 def test_resume_cannot_change_the_length_of_a_one_cycle_schedule(small_run, tensors):
@@ -185,7 +186,7 @@ def test_resume_with_fewer_epochs_than_done_is_refused(small_run, tensors):
 
 def test_bf16_and_channels_last_train_the_same_network(small_run, tensors):
     result = small_run("bf16", data=tensors, epochs=2, precision="bf16", channels_last=True)
-    model = load_model(result["checkpoint"])
+    model = load_model(result.checkpoint)
     assert net.architecture(model) == net.architecture(net.Net())
     untrained = evaluate(net.build("relu", 0), *tensors.test)["accuracy"]
-    assert result["final"]["test/accuracy"] > untrained
+    assert result.final["test/accuracy"] > untrained

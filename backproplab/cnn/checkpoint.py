@@ -1,0 +1,219 @@
+"""A CNN run's folder and what it holds: run.json, checkpoints, saved models, metrics.
+
+The folder is an `io.RunFolder` marked by run.json (the run's config, data and world size, and
+the versions that wrote it): a run continues only in a folder holding the same run, and
+`--overwrite` removes only the run's own files (RUN_FILES and the TensorBoard events). Under
+torchrun rank 0 alone claims the folder and writes into it; every rank reads the checkpoint.
+
+A checkpoint holds everything an exact resume needs: model, optimizer, scheduler, the dropout
+RNG of every rank and `TrainState` (where in which epoch the run is). Checkpoints and saved
+models are checked when read: readable, ours, and of the architecture in `architecture.LAYERS`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from backproplab.cnn import architecture
+from backproplab.cnn import model as net
+from backproplab.cnn.config import MonitorConfig, TrainConfig
+from backproplab.cnn.distributed import Distributed
+from backproplab.cnn.monitor import Monitor
+from backproplab.errors import BackproplabError
+from backproplab.io import RunFolder, atomic_path, write_json, write_text
+
+CHECKPOINT_FORMAT = "backproplab-cnn-checkpoint/1"
+MODEL_FORMAT = "backproplab-cnn-model/1"
+# Files a run folder holds besides run.json; --overwrite removes these and nothing else.
+RUN_FILES = ("checkpoint.pt", "model.pt", "stats.csv", "histograms.csv", "metrics.csv",
+             "metrics.json", "events.out.tfevents.*")
+# Fields that may differ when a run is resumed (they do not change what is computed); --epochs
+# may also grow, to train a finished run further, unless the schedule depends on it.
+RESUME_FREE = ("device", "threads", "channels_last", "logdir", "resume", "overwrite",
+               "save_model", "eval_batch_size")
+
+
+@dataclass
+class TrainState:
+    """Where a run is: the next (epoch, batch) to train, the global step, the epoch so far."""
+
+    epoch: int = 0
+    batch: int = 0
+    step: int = 0
+    loss_sum: float = 0.0  # of the current epoch's training losses, times batch sizes
+    count: int = 0
+    elapsed: float = 0.0  # training seconds, summed over interruptions
+    history: list = field(default_factory=list)  # one row of metrics per finished epoch
+
+
+def config_identity(config: TrainConfig) -> dict:
+    """The config as run.json, checkpoints and results record it (with the learning rate used)."""
+    d = dataclasses.asdict(config)
+    d["lr"] = config.learning_rate
+    return d
+
+
+def has_checkpoint(logdir: str | os.PathLike) -> bool:
+    """Whether a run folder has a checkpoint to continue (a run that crashed before its first
+    epoch ended has run.json and nothing to continue)."""
+    return (Path(logdir) / "checkpoint.pt").is_file()
+
+
+class RunFiles:
+    """A run's folder: refuses to mix runs, writes checkpoints atomically (rank 0 only)."""
+
+    def __init__(self, path: str | os.PathLike, dist: Distributed):
+        self.path, self.dist = Path(path), dist
+        self.folder = RunFolder(self.path, "run.json", kind="run", flag="--logdir",
+                                owned=RUN_FILES)
+
+    def open(self, config: TrainConfig, data_identity: dict) -> dict | None:
+        """Claim the folder for this run; the checkpoint to resume from, or None for a new run."""
+        identity = {"config": config_identity(config), "data": data_identity,
+                    "world_size": self.dist.world}
+        self.dist.on_main(lambda: self._claim(identity, config))
+        if not config.resume:
+            return None
+        checkpoint = load_checkpoint(self.path / "checkpoint.pt", self.dist.device)
+        if checkpoint["state"]["epoch"] > config.epochs:
+            raise BackproplabError(
+                f"--resume: {str(self.path)!r} holds a run already trained for "
+                f"{checkpoint['state']['epoch']} epochs, more than --epochs {config.epochs}")
+        return checkpoint
+
+    def _claim(self, identity: dict, config: TrainConfig) -> None:
+        free = RESUME_FREE + (("epochs",) if config.scheduler != "onecycle" else ())
+        self.folder.open(identity, resume=config.resume,
+                         overwrite=config.overwrite and not config.resume,
+                         free=tuple(f"config.{name}" for name in free),
+                         describe=None if config.resume else _describe, versions_of=("torch",))
+        if config.resume and not has_checkpoint(self.path):
+            raise BackproplabError(f"--resume: {str(self.path)!r} holds no checkpoint to resume")
+
+    def restore(self, checkpoint: dict, model, optimizer, scheduler) -> TrainState:
+        """Load a checkpoint's weights, optimizer, scheduler and this rank's dropout RNG."""
+        try:
+            model.load_state_dict(checkpoint["model"])
+            optimizer.load_state_dict(checkpoint["optimizer"])
+            if scheduler is not None:
+                scheduler.load_state_dict(checkpoint["scheduler"])
+        except (RuntimeError, KeyError, ValueError) as exc:
+            raise BackproplabError(f"checkpoint in {self.path} does not fit this run: "
+                                   f"{str(exc).splitlines()[0]}") from None
+        rng = checkpoint["rng"]["dropout"]
+        model.dropout.generator.set_state(rng[self.dist.rank].cpu())
+        return TrainState(**checkpoint["state"])
+
+    @contextlib.contextmanager
+    def monitor(self, config: MonitorConfig, resumed_at: int | None, finished: bool):
+        """The run's Monitor, writing TensorBoard events on rank 0 (none for a finished run).
+
+        A run resumed at step `resumed_at` continues its CSVs and hides the interrupted run's
+        events from that step on, the first it trains again. The event file is closed (flushed)
+        on the way out, also on Ctrl-C.
+        """
+        writer = None
+        if self.dist.is_main and not finished:
+            # here, not at the top: TensorBoard is needed only to train (not to evaluate a model)
+            from torch.utils.tensorboard import SummaryWriter
+
+            writer = SummaryWriter(str(self.path), purge_step=resumed_at, flush_secs=30)
+        monitor = Monitor(config, writer)
+        if resumed_at is not None and self.dist.is_main:
+            monitor.load_csv(self.path)  # written with the checkpoint, so it ends where it ends
+        try:
+            yield monitor
+        finally:
+            if writer is not None:
+                writer.close()
+
+    def save(self, config: TrainConfig, data_identity: dict, model, optimizer, scheduler,
+             state: TrainState, monitor: Monitor) -> None:
+        """Checkpoint (every rank's dropout RNG gathered to rank 0), CSVs, metrics: atomically."""
+        rng = self.dist.gather(model.dropout.generator.get_state())
+        if not self.dist.is_main:
+            return
+        payload = {
+            "format": CHECKPOINT_FORMAT, "architecture": net.architecture(model),
+            "config": config_identity(config), "data": data_identity,
+            "state": dataclasses.asdict(state), "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict() if scheduler is not None else None,
+            "rng": {"dropout": rng},
+        }
+        with atomic_path(self.path / "checkpoint.pt") as tmp:
+            torch.save(payload, tmp)
+        monitor.save_csv(self.path)
+        write_text(self.path / "metrics.csv", _history_csv(state.history))
+        write_json(self.path / "metrics.json", {"config": config_identity(config),
+                                                "data": data_identity, "history": state.history})
+        if monitor.writer is not None:
+            monitor.writer.flush()
+
+
+def load_checkpoint(path: str | os.PathLike, device="cpu",
+                    kinds: tuple = (CHECKPOINT_FORMAT,)) -> dict:
+    """A checkpoint or saved model, checked: readable, ours, the problem set's architecture."""
+    path = Path(path)
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+    except FileNotFoundError:
+        raise BackproplabError(f"{str(path)!r} does not exist") from None
+    except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError, ...
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:100]}"
+        raise BackproplabError(f"{str(path)!r} is truncated or not a backproplab file "
+                               f"({reason})") from None
+    if not isinstance(payload, dict) or payload.get("format") not in kinds:
+        raise BackproplabError(f"{str(path)!r} is not a {' or '.join(kinds)} file")
+    expected = architecture.parameter_shapes()
+    if payload.get("architecture") != expected:
+        raise BackproplabError(
+            f"{str(path)!r} holds another architecture ({_arch_text(payload.get('architecture'))}"
+            f"); this is the problem set's CNN ({_arch_text(expected)})")
+    return payload
+
+
+def save_model(path: Path, model, config: TrainConfig, data_identity: dict) -> Path:
+    with atomic_path(path) as tmp:
+        torch.save({"format": MODEL_FORMAT, "architecture": net.architecture(model),
+                    "activation": config.activation, "data": data_identity,
+                    "model": model.state_dict()}, tmp)
+    return path
+
+
+def load_model(path, device="cpu") -> net.Net:
+    """A Net with the weights `--save-model` wrote (or the latest checkpoint's)."""
+    payload = load_checkpoint(path, device, (MODEL_FORMAT, CHECKPOINT_FORMAT))
+    if payload["format"] == MODEL_FORMAT:
+        activation = payload["activation"]
+    else:
+        activation = payload["config"]["activation"]
+    model = net.Net(activation).to(device)
+    model.load_state_dict(payload["model"])
+    return model.eval()
+
+
+def _describe(run: dict) -> str:
+    c = run.get("config", {})
+    return ", ".join(f"{k} {c.get(k)}" for k in ("optimizer", "activation", "epochs", "seed"))
+
+
+def _arch_text(arch) -> str:
+    if not isinstance(arch, dict):
+        return "unknown"
+    weights = {k: v for k, v in arch.items() if k.endswith("weight")}
+    return ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in weights.items())
+
+
+def _history_csv(history: list) -> str:
+    if not history:
+        return ""
+    keys = list(history[0])
+    return ",".join(keys) + "\n" + "".join(",".join(str(r.get(k, "")) for k in keys) + "\n"
+                                           for r in history)
