@@ -160,7 +160,7 @@ class Ours:
         finally:
             monitor_module.Monitor.log_step = original
         self.monitor_time += spent[0]
-        self.history = result["history"]
+        self.history = result.history
 
     def summary(self) -> dict:
         return {"time": sum(self.times), "epoch_times": self.times,
@@ -288,7 +288,7 @@ def main(argv=None):
                 result = train(replace(fast, seed=seed, logdir=str(work / f"fast{seed}")),
                                data=tensors, progress=False)
                 runs.append({"time": time.perf_counter() - t0,
-                             "accuracy": [row["test/accuracy"] for row in result["history"]]})
+                             "accuracy": [row["test/accuracy"] for row in result.history]})
             say("fast", {"config": RECIPES["fast"], "runs": runs,
                          "final_accuracy": [r["accuracy"][-1] for r in runs],
                          "time": [r["time"] for r in runs]})
