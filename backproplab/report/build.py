@@ -1,6 +1,6 @@
 """Assemble `report.html` and `summary.md` from the numbers of one reproduce run.
 
-The input is the `results` dict that `reproduce` writes as results.json (every number) plus the
+The input is the `Results` that `reproduce` also writes as results.json (every number) plus the
 figure files it names; this module only lays them out, so a report can be rebuilt without
 retraining anything.
 """
@@ -11,6 +11,7 @@ from pathlib import Path
 
 from backproplab.report import html as H
 from backproplab.report.figures import activations_figure, datasets_figure
+from backproplab.report.records import STUDY_EXTRA_COLUMNS, ReportMeta, Results, StudyRecord
 
 EQUATIONS = [
     r"z_1 = X W_1 + b_1", r"a_1 = f(z_1)", r"z_2 = a_1 W_2 + b_2",
@@ -35,17 +36,18 @@ def pm(mean, std, digits=3) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-def header(meta: dict) -> str:
+def header(meta: ReportMeta) -> str:
+    profile = meta.profile
     facts = [
-        f"generated {meta['date']}", f"profile {meta['profile']}",
-        f"{meta['seeds']} seeds × {meta['passes']:,} passes (part I)",
-        f"{meta['cnn_seeds']} seed(s) × {meta['epochs']} epoch(s) (part II)",
-        f"data: {meta['data_source']}", f"total {meta['total_seconds']:.0f} s",
-        f"backproplab {meta['versions']['backproplab']}",
-        ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if k != "backproplab"),
-        f"machine: {meta['machine']}",
+        f"generated {meta.date}", f"profile {profile.name}",
+        f"{profile.seeds} seeds × {profile.passes:,} passes (part I)",
+        f"{profile.cnn_seeds} seed(s) × {profile.epochs} epoch(s) (part II)",
+        f"data: {meta.data_source}", f"total {meta.total_seconds:.0f} s",
+        f"backproplab {meta.versions['backproplab']}",
+        ", ".join(f"{k} {v}" for k, v in meta.versions.items() if k != "backproplab"),
+        f"machine: {meta.machine}",
     ]
-    notice = "".join(f'<div class="notice">{H.esc(n)}</div>' for n in meta.get("notices", []))
+    notice = "".join(f'<div class="notice">{H.esc(n)}</div>' for n in meta.notices)
     toc = ('<nav class="toc"><a href="#part1">I. Backpropagation</a><a href="#studies">'
            'Studies</a><a href="#part2">II. CNN on MNIST</a><a href="#reproduce">Reproduce'
            '</a></nav>')
@@ -79,34 +81,34 @@ def theory_section(figure_dir: Path) -> str:
     )
 
 
-def study_section(name: str, study: dict) -> str:
-    rows = study["rows"]
-    best = max(range(len(rows)), key=lambda i: rows[i]["heldout_mean"]) if rows else -1
+def study_section(name: str, study: StudyRecord) -> str:
+    rows = study.summary
+    best = max(range(len(rows)), key=lambda i: rows[i].heldout_accuracy.mean) if rows else -1
     body = "".join(
-        f'<tr class="{"best" if i == best else ""}"><td>{H.esc(r["setting"])}</td>'
-        f'<td>{pm(r["train_mean"], r["train_std"])}</td>'
-        f'<td>{pm(r["heldout_mean"], r["heldout_std"])}</td><td>{r["gap"]:+.3f}</td>'
-        + "".join(f"<td>{H.esc(v)}</td>" for v in r.get("extra", []))
+        f'<tr class="{"best" if i == best else ""}"><td>{H.esc(r.setting)}</td>'
+        f'<td>{pm(*r.train_accuracy)}</td>'
+        f'<td>{pm(*r.heldout_accuracy)}</td><td>{r.gap.mean:+.3f}</td>'
+        + "".join(f"<td>{H.esc(cell(r))}</td>" for _, cell in STUDY_EXTRA_COLUMNS)
         + "</tr>" for i, r in enumerate(rows))
-    extra_heads = "".join(f"<th>{H.esc(h)}</th>" for h in study.get("extra_headers", []))
+    extra_heads = "".join(f"<th>{H.esc(h)}</th>" for h, _ in STUDY_EXTRA_COLUMNS)
     table = (f"<table><thead><tr><th>setting</th><th>train accuracy</th><th>held-out accuracy"
              f"</th><th>gap (train − held-out)</th>{extra_heads}</tr></thead><tbody>{body}"
              "</tbody></table>")
     parts = [
-        f'<p class="quote">Problem set, upon visual inspection: {H.esc(study["claim"])}.</p>',
-        f'<p class="finding">{H.esc(study["finding"])}</p>',
-        H.image(study["figures"]["boundaries"], f"{name} decision boundaries"),
+        f'<p class="quote">Problem set, upon visual inspection: {H.esc(study.claim)}.</p>',
+        f'<p class="finding">{H.esc(study.finding)}</p>',
+        H.image(study.figures["boundaries"], f"{name} decision boundaries"),
         table,
     ]
-    if study["figures"].get("losses"):
-        parts.append(H.image(study["figures"]["losses"], f"{name} loss curves"))
-    if study["figures"].get("diagnostics"):
+    if study.figures.get("losses"):
+        parts.append(H.image(study.figures["losses"], f"{name} loss curves"))
+    if study.figures.get("diagnostics"):
         parts.append("<h4>Diagnostics: gradient norms, dead and saturated units</h4>")
-        if study.get("diagnosis"):
-            items = "".join(f"<li>{H.esc(line)}</li>" for line in study["diagnosis"])
+        if study.diagnosis:
+            items = "".join(f"<li>{H.esc(line)}</li>" for line in study.diagnosis)
             parts.append(f'<ul class="finding">{items}</ul>')
-        parts.append(H.image(study["figures"]["diagnostics"], f"{name} diagnostics"))
-    return H.section(f"study-{name}", f"{name}: {study['title']}", *parts, level=3)
+        parts.append(H.image(study.figures["diagnostics"], f"{name} diagnostics"))
+    return H.section(f"study-{name}", f"{name}: {study.title}", *parts, level=3)
 
 
 def _reported(cnn: dict, setting: str) -> str:
@@ -117,10 +119,10 @@ def _reported(cnn: dict, setting: str) -> str:
     return f"{100 * value:.1f}%" + (" (93.8% in its figure)" if setting == "adam-relu" else "")
 
 
-def relu_section(studies: dict) -> str:
+def relu_section(studies: dict[str, StudyRecord]) -> str:
     """The problem set's open question, answered from the diagnostics of the deep studies."""
     lines = [(name, line) for name, study in studies.items() if "activations" in name
-             for line in study.get("diagnosis", [])]
+             for line in study.diagnosis]
     if not lines:
         return ""
     items = "".join(f"<li><b>{H.esc(name)}</b> {H.esc(text)}</li>" for name, text in lines)
@@ -159,39 +161,39 @@ def cnn_section(cnn: dict) -> str:
     return H.section("part2", "II. A simple deep convolutional network on MNIST", *parts)
 
 
-def build_html(results: dict, figure_dir: Path) -> str:
-    meta = results["meta"]
-    studies = "".join(study_section(n, s) for n, s in results["studies"].items())
+def build_html(results: Results, figure_dir: Path) -> str:
+    meta = results.meta
+    studies = "".join(study_section(n, s) for n, s in results.studies.items())
     body = [
         theory_section(figure_dir),
         H.section("studies", "Decision boundaries, measured",
                   H.paragraph(f"Each figure of the problem set, regenerated: one panel per "
                               f"setting (the first seed's network), and below it train and "
-                              f"held-out accuracy as mean ± std over {meta['seeds']} seeds "
+                              f"held-out accuracy as mean ± std over {meta.profile.seeds} seeds "
                               f"(weight initialisations) — the numbers behind each 'upon visual "
-                              f"inspection'."), studies, relu_section(results["studies"])),
-        cnn_section(results["cnn"]) if results.get("cnn") else "",
-        H.section("reproduce", "Reproduce", H.code(meta["command"]),
+                              f"inspection'."), studies, relu_section(results.studies)),
+        cnn_section(results.cnn) if results.cnn else "",
+        H.section("reproduce", "Reproduce", H.code(meta.command),
                   H.paragraph("Every number of this page is in results.json beside it; the "
                               "tables are in summary.md.")),
     ]
     return H.page("Problem Set 1, reproduced — backproplab", header(meta), "\n".join(body))
 
 
-def build_markdown(results: dict) -> str:
-    meta = results["meta"]
-    lines = [f"# Problem Set 1, reproduced ({meta['profile']} profile, {meta['date']})", ""]
-    lines += [f"> {n}" for n in meta.get("notices", [])]
-    lines += [f"Data: {meta['data_source']}. Seeds: {meta['seeds']}, passes: {meta['passes']}.", ""]
-    for name, study in results["studies"].items():
-        lines += [f"## {name}: {study['title']}", "", study["finding"], "",
+def build_markdown(results: Results) -> str:
+    meta = results.meta
+    lines = [f"# Problem Set 1, reproduced ({meta.profile.name} profile, {meta.date})", ""]
+    lines += [f"> {n}" for n in meta.notices]
+    lines += [f"Data: {meta.data_source}. Seeds: {meta.profile.seeds}, passes: "
+              f"{meta.profile.passes}.", ""]
+    for name, study in results.studies.items():
+        lines += [f"## {name}: {study.title}", "", study.finding, "",
                   "| setting | train accuracy | held-out accuracy | gap |", "|---|---|---|---|"]
-        lines += [f"| {r['setting']} | {pm(r['train_mean'], r['train_std'])} | "
-                  f"{pm(r['heldout_mean'], r['heldout_std'])} | {r['gap']:+.3f} |"
-                  for r in study["rows"]]
+        lines += [f"| {r.setting} | {pm(*r.train_accuracy)} | {pm(*r.heldout_accuracy)} | "
+                  f"{r.gap.mean:+.3f} |" for r in study.summary]
         lines.append("")
-    if results.get("cnn"):
-        cnn = results["cnn"]
+    if results.cnn:
+        cnn = results.cnn
         lines += ["## Part II: CNN on MNIST", "", cnn["finding"], "",
                   "| setting | test accuracy (%) | test loss | time (s) |", "|---|---|---|---|"]
         lines += [f"| {r['setting']} | {pm(100 * r['accuracy_mean'], 100 * r['accuracy_std'], 2)}"

@@ -7,6 +7,8 @@ Ctrl-C keeps every finished part.
 
 profiles: full (the problem set's settings: 20,000 passes, 5 seeds, 10 epochs on full MNIST)
           quick (under 3 minutes on 2 cores, offline, on the MNIST subset bundled with backproplab)
+
+The options load without NumPy or PyTorch (`reproduce --help` answers at once).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from backproplab import config
-from backproplab.report.reproduce import PROFILES, reproduce
+from backproplab.report.profiles import PROFILES
 
 
 @dataclass
@@ -38,8 +40,11 @@ def run(args) -> int:
     cfg = config.from_args(ReproduceConfig, args)
     if cfg.jobs is not None and cfg.jobs < 1:
         raise ValueError(f"--jobs={cfg.jobs} must be >= 1")
+    # The parts load NumPy, matplotlib and PyTorch: imported when the report is made.
+    from backproplab.report.reproduce import reproduce
+
     results = reproduce(cfg.out, cfg.profile, cfg.jobs, cfg.data_dir)
-    print(f"report: {cfg.out}/report.html ({results['meta']['total_seconds']:.0f} s); "
+    print(f"report: {cfg.out}/report.html ({results.meta.total_seconds:.0f} s); "
           f"tables: {cfg.out}/summary.md; numbers: {cfg.out}/results.json")
     print(f"TensorBoard: tensorboard --logdir {cfg.out}/runs")
     return 0

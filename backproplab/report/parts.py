@@ -1,8 +1,9 @@
 """The parts of `reproduce`, in order, and how their outputs become the report's numbers.
 
-Each part is `step(out, profile, jobs, data, bar) -> dict`: it writes into `out` and returns a
-JSON-able record (kept in reproduce.json, so a rerun skips it). `collect` turns the records into
-the `results` dict that report.html, summary.md and results.json are made from.
+Each part is `step(out, profile, jobs, data, bar) -> dict`: it writes into `out` and returns its
+record as JSON (kept in reproduce.json, so a rerun skips it); `report_parts(profile)` lists them
+in order. `collect` reads the records back as the typed `Results` (backproplab.report.records)
+that report.html, summary.md and results.json are made from.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from backproplab import data as idx
 from backproplab import io
 from backproplab.errors import BackproplabError, require
 from backproplab.report.figures import activations_figure, datasets_figure
-
-CNN_MONITOR_EVERY = {"quick": 10, "full": 100}  # iterations between per-layer statistics
+from backproplab.report.profiles import Profile
+from backproplab.report.records import ReportMeta, Results, StudyRecord
+from backproplab.studies.presets import PRESETS
+from backproplab.studies.runner import run_study, study_work
 
 
 @dataclass
@@ -32,8 +36,6 @@ class Data:
 def check_data(profile, data_dir) -> Data:
     """Find MNIST before anything is written; a --data-dir without it is an error."""
     require("torch", "cnn", "reproduce (part II trains a PyTorch CNN)")
-    from backproplab import data as idx
-
     if data_dir is not None:  # a folder given must hold MNIST, whatever the profile
         try:
             idx.locate("mnist", data_dir, download=False)
@@ -59,10 +61,8 @@ def check_data(profile, data_dir) -> Data:
     return Data(source, description, full, notices)
 
 
-def plan(profile):
+def report_parts(profile: Profile):
     """[(part name, step)] in the order they run."""
-    from backproplab.studies import PRESETS
-
     steps = [("figures", figures_part)]
     steps += [(f"study:{name}", functools.partial(study_part, name)) for name in PRESETS]
     steps.append(("cnn", cnn_part))
@@ -95,14 +95,11 @@ class _SubProgress:
 
 
 def study_part(name: str, out: Path, profile, jobs, data, bar) -> dict:
-    from backproplab.studies import run_study
-    from backproplab.studies.runner import study_work
-
     total = study_work(name, profile.seeds, profile.passes)
     result = run_study(name, out / "studies" / name, seeds=profile.seeds,
                        passes=profile.passes, jobs=jobs,
                        progress=_SubProgress(bar, name, total), log=None)
-    return study_results(result)
+    return StudyRecord.of(result).to_dict()
 
 
 def cnn_part(out: Path, profile, jobs, data, bar) -> dict:
@@ -110,10 +107,9 @@ def cnn_part(out: Path, profile, jobs, data, bar) -> dict:
     from backproplab.cnn.compare import run_comparison
     from backproplab.cnn.config import DataConfig, MonitorConfig, TrainConfig
 
-    every = CNN_MONITOR_EVERY["quick" if profile.epochs < 10 else "full"]
     result = run_comparison(out / "cnn", profile.cnn_seeds, TrainConfig(epochs=profile.epochs),
                             DataConfig(train_limit=profile.cnn_train_limit),
-                            MonitorConfig(monitor_every=every),
+                            MonitorConfig(monitor_every=profile.cnn_monitor_every),
                             source=data.source, runs_dir=out / "runs",
                             progress=_SubProgress(bar, "cnn"))
     return cnn_results(result)
@@ -123,37 +119,12 @@ def cnn_part(out: Path, profile, jobs, data, bar) -> dict:
 # From the parts' outputs to the report's numbers.
 
 
-def collect(records: dict, steps) -> dict:
-    """The report's numbers, from the records of the parts (in plan order)."""
-    return {"figures": records.get("figures", {}),
-            "studies": {name[6:]: records[name] for name, _ in steps
-                        if name.startswith("study:") and name in records},
-            "cnn": records.get("cnn")}
-
-
-def _pct_or_dash(x) -> str:
-    return "—" if x != x else f"{100 * x:.0f}%"  # NaN: not applicable to this activation
-
-
-def study_results(result) -> dict:
-    """What the report shows of a finished StudyResult."""
-    rows = [{
-        "setting": r["setting"],
-        "train_mean": r["train_accuracy_mean"], "train_std": r["train_accuracy_std"],
-        "heldout_mean": r["heldout_accuracy_mean"], "heldout_std": r["heldout_accuracy_std"],
-        "gap": r["gap_mean"],
-        "extra": [f"{r['final_loss_mean']:.3f}", f"{r['classes_predicted_mean']:.1f}",
-                  _pct_or_dash(r["dead_max_mean"]), _pct_or_dash(r["saturated_mean"])],
-    } for r in result.summary]
-    return {
-        "extra_headers": ["final loss", "classes predicted", "dead units (worst layer)",
-                          "saturated"],
-        "title": result.spec.title, "claim": result.spec.claim, "rows": rows,
-        "finding": result.finding, "diagnosis": list(result.diagnosis),
-        "figures": {k: str(v) for k, v in result.figures.items()},
-        "summary": result.summary, "folder": str(result.out_dir),
-        "seconds_training": result.seconds,
-    }
+def collect(records: dict, steps, meta: ReportMeta) -> Results:
+    """The report's numbers, from the records of the parts (in the order of `steps`)."""
+    return Results(meta, figures=records.get("figures", {}),
+                   studies={name.removeprefix("study:"): StudyRecord.from_dict(records[name])
+                            for name, _ in steps if name.startswith("study:") and name in records},
+                   cnn=records.get("cnn"))
 
 
 def cnn_results(result) -> dict:

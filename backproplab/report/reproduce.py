@@ -7,8 +7,10 @@
       cnn/                 the part II comparison; its TensorBoard runs are under out/runs
       results.json         every number;  summary.md  the tables;  report.html  the report
 
-Parts run in order and are recorded as each finishes, so Ctrl-C keeps what is done and
-rerunning the same command resumes with the first part not done.
+The folder is an `io.RunFolder` marked by reproduce.json, whose identity is the profile (all of
+its settings, `report.profiles`). Parts run in order (`report.parts`) and are recorded there as
+each finishes, so Ctrl-C keeps what is done and rerunning the same command resumes with the
+first part not done.
 """
 
 from __future__ import annotations
@@ -19,33 +21,19 @@ import os
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
-from backproplab import __version__, io
+from backproplab import io
 from backproplab.errors import BackproplabError
 from backproplab.progress import Progress
-from backproplab.studies.runner import PROFILES as STUDY_PROFILES  # part I's seeds and passes
+from backproplab.report import parts
+from backproplab.report.build import build_html, build_markdown
+from backproplab.report.profiles import PROFILES, Profile
+from backproplab.report.records import ReportMeta, Results
 
 STATE = "reproduce.json"
-
-
-@dataclass(frozen=True)
-class Profile:
-    passes: int  # gradient-descent passes per part I network
-    seeds: int  # part I seeds (weight initialisations) per setting
-    epochs: int  # part II epochs per run
-    cnn_seeds: int  # part II seeds per setting
-    mnist: str  # "auto": full MNIST if found or downloadable, else the bundled subset
-    cnn_train_limit: int = 0  # use only the first N training images (0: all)
-
-
-PROFILES = {
-    # The problem set's settings.
-    "full": Profile(**STUDY_PROFILES["full"], epochs=10, cnn_seeds=5, mnist="auto"),
-    # Under 3 minutes on 2 cores, offline: fewer passes, seeds and epochs, the bundled subset.
-    "quick": Profile(**STUDY_PROFILES["quick"], epochs=2, cnn_seeds=1, mnist="mnist-subset"),
-}
+VERSIONS_OF = ("numpy", "scikit-learn", "matplotlib", "torch")
 
 
 def machine() -> str:
@@ -59,46 +47,23 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
 
 
-def versions() -> dict:
-    import matplotlib
-    import numpy
-    import sklearn
-
-    v = {"backproplab": __version__, "python": platform.python_version(),
-         "numpy": numpy.__version__, "scikit-learn": sklearn.__version__,
-         "matplotlib": matplotlib.__version__}
-    try:
-        import torch
-
-        v["torch"] = torch.__version__
-    except ImportError:
-        pass
-    return v
+def open_folder(out, profile: Profile) -> tuple[io.RunFolder, dict]:
+    """The output folder, claimed for `profile` (a folder holding another profile's run or
+    other files is refused), and its state: {"parts": {name: record}} of the parts done."""
+    folder = io.RunFolder(out, STATE, kind="reproduce run")
+    state = folder.open({"profile": asdict(profile)}, versions_of=VERSIONS_OF,
+                        describe=_describe)
+    if state is None:  # a new run: the marker was just written
+        state = {**folder.read(), "parts": {}}
+        folder.write(state)
+    elif not isinstance(state.get("parts"), dict):
+        raise BackproplabError(f"{str(folder.marker_path)!r} is not a reproduce state file")
+    return folder, state
 
 
-class RunFolder:
-    """The output folder: refuses one that holds anything else, remembers the parts done."""
-
-    def __init__(self, path: Path, profile: str):
-        self.path = Path(path)
-        self.state_path = self.path / STATE
-        state = io.claim_folder(self.path, STATE)
-        if state is None:
-            state = {"backproplab": __version__, "profile": profile, "parts": {}}
-        elif not isinstance(state, dict) or not isinstance(state.get("parts"), dict):
-            raise BackproplabError(f"{str(self.state_path)!r} is not a reproduce state file")
-        elif state.get("profile") != profile:
-            raise BackproplabError(
-                f"--out {str(self.path)!r} holds a reproduce run of profile "
-                f"{state.get('profile')!r}, not {profile!r}; choose another folder")
-        self.state = state
-
-    def done(self, part: str) -> dict | None:
-        return self.state["parts"].get(part)
-
-    def record(self, part: str, result: dict) -> None:
-        self.state["parts"][part] = result
-        io.write_json(self.state_path, self.state)
+def _describe(state: dict) -> str:
+    profile = state.get("profile")
+    return f"profile {profile.get('name')!r}" if isinstance(profile, dict) else ""
 
 
 def strict_json(obj):
@@ -113,54 +78,49 @@ def strict_json(obj):
 
 
 def reproduce(out, profile: str = "full", jobs: int | None = None, data_dir=None,
-              progress: bool = True) -> dict:
+              progress: bool = True) -> Results:
     """Run every part not yet done into `out`, then write results.json, summary.md, report.html.
 
-    Returns the results dict (every number of the report).
+    Returns the Results (every number of the report).
     """
-    from backproplab.report import parts
-    from backproplab.report.build import build_html, build_markdown
-
     if profile not in PROFILES:
         raise BackproplabError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
     prof = PROFILES[profile]
     data = parts.check_data(prof, data_dir)  # fails early, before anything is written
-    folder = RunFolder(Path(out), profile)
-    folder.path.mkdir(parents=True, exist_ok=True)
-    plan = parts.plan(prof)
+    folder, state = open_folder(Path(out), prof)
+    steps = parts.report_parts(prof)
     start = time.perf_counter()
-    elapsed_before = sum(r.get("seconds", 0) for r in folder.state["parts"].values())
-    bar = Progress(len(plan), "reproduce", unit="part", enabled=progress)
-    for name, step in plan:
-        if folder.done(name):
+    elapsed_before = sum(r.get("seconds", 0) for r in state["parts"].values())
+    bar = Progress(len(steps), "reproduce", unit="part", enabled=progress)
+    for name, step in steps:
+        if name in state["parts"]:
             bar.update(1, postfix=f"{name} (done earlier)")
             continue
         bar.update(0, postfix=name)
         t0 = time.perf_counter()
         try:
-            result = step(folder.path, prof, jobs=jobs, data=data, bar=bar)
+            record = step(folder.path, prof, jobs=jobs, data=data, bar=bar)
         except KeyboardInterrupt:
             bar.close()
-            done = len(folder.state["parts"])
-            print(f"interrupted during {name}: {done} of {len(plan)} parts are done and kept in "
-                  f"{folder.path}; rerun the same command to resume", file=sys.stderr)
+            print(f"interrupted during {name}: {len(state['parts'])} of {len(steps)} parts are "
+                  f"done and kept in {folder.path}; rerun the same command to resume",
+                  file=sys.stderr)
             raise
-        result["seconds"] = time.perf_counter() - t0
-        folder.record(name, result)
+        record["seconds"] = time.perf_counter() - t0
+        state["parts"][name] = record
+        folder.write(state)
         bar.update(1, postfix=f"{name} done")
     bar.close()
 
-    total = elapsed_before + time.perf_counter() - start
-    results = parts.collect(folder.state["parts"], plan)
-    results["meta"] = {
-        "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
-        "profile": profile, **asdict(prof), "data_source": data.description,
-        "data_is_full": data.is_full, "notices": data.notices, "total_seconds": total,
-        "versions": versions(), "machine": machine(),
-        "command": "backproplab reproduce " + " ".join(sys.argv[2:]) if sys.argv[1:2] == [
-            "reproduce"] else f"backproplab reproduce --profile {profile} --out {out}",
-    }
-    io.write_json(folder.path / "results.json", strict_json(results))
+    meta = ReportMeta(
+        date=datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), profile=prof,
+        data_source=data.description, data_is_full=data.is_full, notices=data.notices,
+        total_seconds=elapsed_before + time.perf_counter() - start,
+        versions=io.versions(*VERSIONS_OF), machine=machine(),
+        command="backproplab reproduce " + " ".join(sys.argv[2:]) if sys.argv[1:2] == [
+            "reproduce"] else f"backproplab reproduce --profile {profile} --out {out}")
+    results = parts.collect(state["parts"], steps, meta)
+    io.write_json(folder.path / "results.json", strict_json(results.to_dict()))
     io.write_text(folder.path / "summary.md", build_markdown(results))
     io.write_text(folder.path / "report.html", build_html(results, folder.path / "figures"))
     return results

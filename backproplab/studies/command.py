@@ -9,6 +9,8 @@ Writes into --out (default studies/NAME): boundaries.png, losses.png, dataset.pn
 diagnostics.png, results.csv, summary.csv, diagnostics.csv, summary.txt and study.json. Seeds vary
 the weight initialisation; the training data is the problem set's fixed sample. Rerunning the
 same command resumes, skipping finished settings; Ctrl-C keeps them.
+
+The options load without NumPy (`study --help` answers at once); `run` imports the runner.
 """
 
 from __future__ import annotations
@@ -19,11 +21,18 @@ from dataclasses import dataclass, field
 from backproplab import config
 from backproplab.datasets import DATASETS
 from backproplab.errors import BackproplabError
-from backproplab.nn.activations import ACTIVATIONS
-from backproplab.nn.network import ACTIVATION, REG_LAMBDA
 from backproplab.studies.presets import PRESETS, preset
-from backproplab.studies.runner import PASSES, SEEDS, check_counts, run_study
-from backproplab.studies.spec import VARIABLES, StudySpec, parse_vary
+from backproplab.studies.spec import (
+    ACTIVATION,
+    PASSES,
+    REG_LAMBDA,
+    SEEDS,
+    VARIABLES,
+    StudySpec,
+    check_activation,
+    check_counts,
+    parse_vary,
+)
 
 QUICK = {"seeds": 2, "passes": 300}  # --quick: every code path in seconds
 
@@ -45,7 +54,8 @@ class StudyConfig:
     dims: list = field(default_factory=lambda: [2, 3, 2], metadata={
         "help": "custom grid: layer sizes", "type": config.int_list, "metavar": "D,D,..."})
     activation: str = field(default=ACTIVATION, metadata={
-        "help": "custom grid: activation unless varied", "choices": list(ACTIVATIONS)})
+        "help": "custom grid: activation unless varied (a name of the engine's ACTIVATIONS)",
+        "type": config.checked(lambda v: check_activation("--activation", v))})
     reg_lambda: float = field(default=REG_LAMBDA, metadata={
         "help": "custom grid: regularisation unless varied"})
 
@@ -72,6 +82,9 @@ def run(args) -> int:
         raise BackproplabError(f"--jobs={cfg.jobs} must be >= 1")
     spec = _spec(args, cfg)
     out = cfg.out or f"studies/{spec.name}"
+    # The runner loads NumPy, scikit-learn and matplotlib: imported when a study runs.
+    from backproplab.studies.runner import run_study
+
     run_study(spec, out, seeds=seeds, passes=passes, jobs=cfg.jobs, first_seed=cfg.first_seed)
     print(f"wrote {out}/ (boundaries.png, losses.png, diagnostics.png, summary.csv, ...)")
     return 0

@@ -1,8 +1,9 @@
-"""A finished study's tables, figures and summary, built from its settings/NN.json files.
+"""A finished study's tables, figures and summary, built from its `SettingResult`s.
 
-results.csv (setting x seed), summary.csv (mean and std over seeds), diagnostics.csv (setting x
-seed x sample x hidden layer), boundaries.png, losses.png, dataset.png, diagnostics.png and
-summary.txt (the printed summary: the table, `finding` and `diagnose`).
+results.csv (setting x seed: `SeedRow`), summary.csv (mean and std over seeds: `SummaryRow`),
+diagnostics.csv (setting x seed x sample x hidden layer), boundaries.png, losses.png,
+dataset.png, diagnostics.png and summary.txt (the printed summary: the table, `finding` and
+`diagnose`). Figures are drawn in worker processes when there are several jobs.
 """
 
 from __future__ import annotations
@@ -14,44 +15,49 @@ import math
 import numpy as np
 
 from backproplab.datasets import dataset_info, load_dataset
-from backproplab.io import savefig, write_text
+from backproplab.io import csv_text, savefig, write_text
 from backproplab.nn.network import DeepNeuralNetwork
 from backproplab.plots import boundary_grid, figure, plot_curves, plot_dataset
-from backproplab.studies.spec import StudySpec, _show, grid_shape
+from backproplab.studies.results import (
+    SUMMARY_METRICS,
+    Diagnostics,
+    SeedRow,
+    SettingResult,
+    Stat,
+    StudyResult,
+    SummaryRow,
+)
+from backproplab.studies.spec import StudySpec, format_value, grid_shape
+from backproplab.studies.workers import worker_context, worker_init
 
 # Per-seed columns of results.csv after the varied values and the seed (spec: section 2), then
 # the diagnostics at the end of training.
 RESULT_COLUMNS = ["final_loss", "train_accuracy", "heldout_accuracy", "passes", "seconds"]
 EXTRA_COLUMNS = ["gap", "classes_predicted", "dead", "dead_max", "saturated",
                  "grad_norm_first", "grad_norm_last", "grad_ratio"]
-SUMMARY_METRICS = ["train_accuracy", "heldout_accuracy", "gap", "final_loss",
-                   "classes_predicted", "dead", "dead_max", "saturated", "grad_norm_first",
-                   "grad_norm_last", "grad_ratio", "diverged", "seconds"]
 FAILED_MARGIN = 0.15  # held-out accuracy within this of chance counts as no decision boundary
 GAP_STEP = 0.01  # the gap "grows" once it exceeds its minimum by more than this
 
 
-def build_outputs(spec: StudySpec, out_dir, the_plan: dict, results: list, jobs=1):
+def build_outputs(spec: StudySpec, out_dir, the_plan: dict, results: list[SettingResult],
+                  jobs=1) -> StudyResult:
     """Tables, figures and summary of a finished study; figures drawn by `jobs` processes."""
-    from backproplab.studies.runner import StudyResult
-
     rows = result_rows(spec, results)
     summary = summarize(spec, rows)
     n_classes = dataset_info(spec.dataset).n_classes
     result = StudyResult(spec.name, out_dir, spec, the_plan["seeds"], the_plan["passes"],
-                         rows=rows, summary=summary,
-                         seconds=float(sum(r["seconds"] for r in results)))
-    result.diagnostics = {r["index"]: {k: (v if k == "passes" else np.asarray(v, dtype=float))
-                                       for k, v in r["diagnostics"].items()} for r in results}
+                         settings=results, rows=rows, summary=summary,
+                         seconds=float(sum(r.seconds for r in results)))
     result.finding = finding(summary)
     result.diagnosis = diagnose(summary, n_classes)
     keys = list(spec.vary)
+    summary_rows = [r.to_row() for r in summary]
     result.tables = {
-        "results": write_text(out_dir / "results.csv", _csv(rows, ["setting", *keys, "seed",
-                                                                   *RESULT_COLUMNS,
-                                                                   *EXTRA_COLUMNS, "diverged",
-                                                                   "error"])),
-        "summary": write_text(out_dir / "summary.csv", _csv(summary, list(summary[0]))),
+        "results": write_text(out_dir / "results.csv", csv_text(
+            [r.to_row() for r in rows],
+            ["setting", *keys, "seed", *RESULT_COLUMNS, *EXTRA_COLUMNS, "diverged", "error"])),
+        "summary": write_text(out_dir / "summary.csv",
+                              csv_text(summary_rows, list(summary_rows[0]))),
         "diagnostics": write_text(out_dir / "diagnostics.csv", _diagnostics_csv(results)),
     }
     tasks = [  # slowest first: with jobs > 1 each is drawn in a worker process
@@ -72,11 +78,12 @@ def build_outputs(spec: StudySpec, out_dir, the_plan: dict, results: list, jobs=
 # Tables
 
 
-def _end_diagnostics(diag, s):
-    """Per seed s: end-of-training dead/saturated fractions, median gradient norms."""
-    grad = np.asarray(diag["grad_norm"], dtype=float)[:, s, :]  # (samples, layers)
-    dead = np.asarray(diag["dead"], dtype=float)[-1, s]
-    sat = np.asarray(diag["saturated"], dtype=float)[-1, s]
+def _end_diagnostics(diag: Diagnostics, s) -> dict:
+    """Per seed s of a setting: end-of-training dead/saturated fractions, median gradient
+    norms (SeedRow's fields)."""
+    grad = diag.grad_norm[:, s, :]  # (samples, layers)
+    dead = diag.dead[-1, s]
+    sat = diag.saturated[-1, s]
     first, last = np.median(grad[:, 0]), np.median(grad[:, -1])
     with np.errstate(all="ignore"):
         return {"dead": _nanmean(dead), "dead_max": _nanmax(dead), "saturated": _nanmean(sat),
@@ -92,62 +99,44 @@ def _nanmax(a):
     return float(np.max(a)) if np.all(np.isfinite(a)) else math.nan
 
 
-def result_rows(spec, results) -> list[dict]:
+def result_rows(spec, results: list[SettingResult]) -> list[SeedRow]:
     rows = []
     for r in results:
-        for s, seed in enumerate(r["seeds"]):
-            row = {"setting": r["label"], **{k: _show(v) for k, v in r["values"].items()},
-                   "seed": seed, "final_loss": r["final_loss"][s],
-                   "train_accuracy": r["train_accuracy"][s],
-                   "heldout_accuracy": r["heldout_accuracy"][s], "passes": r["passes"],
-                   "seconds": r["seconds"] / len(r["seeds"])}  # the stack trains together
-            row["gap"] = row["train_accuracy"] - row["heldout_accuracy"]
-            row["classes_predicted"] = r["classes_predicted"][s]
-            row.update(_end_diagnostics(r["diagnostics"], s))
-            row["error"] = r["error"][s] or ""
-            row["diverged"] = float(bool(row["error"]))
-            rows.append(row)
+        values = {k: format_value(v) for k, v in r.values.items()}
+        for s, n in enumerate(r.networks):
+            rows.append(SeedRow(
+                setting=r.label, values=values, seed=n.seed, final_loss=n.final_loss,
+                train_accuracy=n.train_accuracy, heldout_accuracy=n.heldout_accuracy,
+                passes=r.passes, seconds=r.seconds / len(r.networks),  # stacks train together
+                gap=n.train_accuracy - n.heldout_accuracy,
+                classes_predicted=n.classes_predicted, **_end_diagnostics(r.diagnostics, s),
+                diverged=float(bool(n.error)), error=n.error or ""))
     return rows
 
 
-def summarize(spec, rows) -> list[dict]:
+def summarize(spec, rows: list[SeedRow]) -> list[SummaryRow]:
     """Per setting: the varied values, n seeds, mean and sample std (ddof 1) of each metric."""
     out = []
-    keys = list(spec.vary)
-    for label in dict.fromkeys(r["setting"] for r in rows):
-        group = [r for r in rows if r["setting"] == label]
-        row = {"setting": label, **{k: group[0][k] for k in keys}, "seeds": len(group)}
-        for m in SUMMARY_METRICS:
-            v = np.array([g[m] for g in group], dtype=float)
-            with np.errstate(all="ignore"):  # a diverged seed's inf gives NaN, not a warning
-                row[f"{m}_mean"] = float(np.mean(v))
-                row[f"{m}_std"] = float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
-        out.append(row)
+    for label in dict.fromkeys(r.setting for r in rows):
+        group = [r for r in rows if r.setting == label]
+        out.append(SummaryRow(label, group[0].values, len(group), **{
+            m: Stat.of([getattr(g, m) for g in group]) for m in SUMMARY_METRICS}))
     return out
 
 
-def _csv(rows, columns) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: (f"{v:.10g}" if isinstance(v, float) else v) for k, v in row.items()})
-    return buf.getvalue()
-
-
-def _diagnostics_csv(results) -> str:
+def _diagnostics_csv(results: list[SettingResult]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["setting", "seed", "pass", "layer", "grad_norm", "reg_grad_norm", "dead",
-                "saturated"])
+    names = ["grad_norm", "reg_grad_norm", "dead", "saturated"]
+    w.writerow(["setting", "seed", "pass", "layer", *names])
     for r in results:
-        d = {m: np.asarray(v, dtype=float) for m, v in r["diagnostics"].items() if m != "passes"}
-        for i, p in enumerate(r["diagnostics"]["passes"]):
-            for s, seed in enumerate(r["seeds"]):
-                for layer in range(d["grad_norm"].shape[-1]):
-                    w.writerow([r["label"], seed, p, layer + 1,
-                                *(f"{d[m][i, s, layer]:.6g}" for m in
-                                  ("grad_norm", "reg_grad_norm", "dead", "saturated"))])
+        d = r.diagnostics
+        columns = [getattr(d, m) for m in names]
+        for i, p in enumerate(d.passes):
+            for s, seed in enumerate(r.seeds):
+                for layer in range(d.grad_norm.shape[-1]):
+                    w.writerow([r.label, seed, p, layer + 1,
+                                *(f"{c[i, s, layer]:.6g}" for c in columns)])
     return buf.getvalue()
 
 
@@ -159,22 +148,21 @@ def _pct(x):
     return f"{100 * x:.1f}%"
 
 
-def finding(summary: list[dict]) -> str:
+def finding(summary: list[SummaryRow]) -> str:
     """One sentence from the summary's numbers: the best held-out setting (and those within one
     standard deviation of it), the worst, and where the train-held-out gap grows (for a
     numeric axis such as width or depth) or is largest."""
-    best = max(summary, key=lambda r: r["heldout_accuracy_mean"])
-    worst = min(summary, key=lambda r: r["heldout_accuracy_mean"])
-    text = (f"{best['setting']} has the best held-out accuracy "
-            f"({_pct(best['heldout_accuracy_mean'])} ± {_pct(best['heldout_accuracy_std'])})")
-    near = [r["setting"] for r in summary if r is not best and r["heldout_accuracy_mean"]
-            + r["heldout_accuracy_std"] >= best["heldout_accuracy_mean"]
-            - best["heldout_accuracy_std"]]
+    best = max(summary, key=lambda r: r.heldout_accuracy.mean)
+    worst = min(summary, key=lambda r: r.heldout_accuracy.mean)
+    text = (f"{best.setting} has the best held-out accuracy "
+            f"({_pct(best.heldout_accuracy.mean)} ± {_pct(best.heldout_accuracy.std)})")
+    near = [r.setting for r in summary if r is not best and r.heldout_accuracy.mean
+            + r.heldout_accuracy.std >= best.heldout_accuracy.mean - best.heldout_accuracy.std]
     if near:
         text += f", within one standard deviation of {', '.join(near)}"
     if worst is not best:
-        text += (f"; {worst['setting']} has the worst ({_pct(worst['heldout_accuracy_mean'])})")
-    gaps = [r["gap_mean"] for r in summary]
+        text += f"; {worst.setting} has the worst ({_pct(worst.heldout_accuracy.mean)})"
+    gaps = [r.gap.mean for r in summary]
     low, high = int(np.argmin(gaps)), int(np.argmax(gaps))
     if gaps[high] - gaps[low] <= GAP_STEP:
         text += (f"; the train-held-out gap stays between {_pct(gaps[low])} and "
@@ -184,41 +172,36 @@ def finding(summary: list[dict]) -> str:
                      None)
         if grown is None:
             text += (f"; the train-held-out gap shrinks to its minimum ({_pct(gaps[low])}) at "
-                     f"{summary[low]['setting']}")
+                     f"{summary[low].setting}")
         else:
             text += (f"; the train-held-out gap is smallest ({_pct(gaps[low])}) at "
-                     f"{summary[low]['setting']} and grows from {summary[grown]['setting']} "
+                     f"{summary[low].setting} and grows from {summary[grown].setting} "
                      f"on, reaching {_pct(max(gaps[grown:]))}")
     else:
-        text += (f"; the train-held-out gap is largest at {summary[high]['setting']} "
-                 f"({_pct(gaps[high])}) and smallest at {summary[low]['setting']} "
+        text += (f"; the train-held-out gap is largest at {summary[high].setting} "
+                 f"({_pct(gaps[high])}) and smallest at {summary[low].setting} "
                  f"({_pct(gaps[low])})")
     return text + "."
 
 
-def _varied_keys(row) -> list[str]:
-    return [k for k in row if k not in ("setting", "seeds") and not k.endswith(("_mean", "_std"))]
-
-
-def _ordered(summary) -> bool:
+def _ordered(summary: list[SummaryRow]) -> bool:
     """One varied key whose values are numbers: the settings form a sequence."""
-    keys = _varied_keys(summary[0])
-    if len(keys) != 1:
+    if len(summary[0].values) != 1:
         return False
     try:
-        [float(r[keys[0]]) for r in summary]
+        [float(v) for r in summary for v in r.values.values()]
     except (TypeError, ValueError):
         return False
     return True
 
 
-def failed(row, n_classes) -> bool:
+def failed(row: SummaryRow, n_classes) -> bool:
     """No decision boundary: some seed predicts fewer classes than exist, or near-chance."""
-    return (row["classes_predicted_mean"] < n_classes
-            or row["heldout_accuracy_mean"] < 1 / n_classes + FAILED_MARGIN)
+    return (row.classes_predicted.mean < n_classes
+            or row.heldout_accuracy.mean < 1 / n_classes + FAILED_MARGIN)
 
 
-def diagnose(summary: list[dict], n_classes: int) -> list[str]:
+def diagnose(summary: list[SummaryRow], n_classes: int) -> list[str]:
     """For each setting without a decision boundary, which cause the numbers support: dead
     units, saturated units, vanishing gradients, or regularisation (the same setting with
     reg_lambda = 0 in the grid)."""
@@ -227,45 +210,44 @@ def diagnose(summary: list[dict], n_classes: int) -> list[str]:
         if not failed(row, n_classes):
             continue
         causes = []
-        if row.get("diverged_mean", 0) > 0:
+        if row.diverged.mean > 0:
             causes.append(f"training diverged (loss or weights became infinite) for "
-                          f"{_pct(row['diverged_mean'])} of seeds: the step epsilon is too large")
-        if row["dead_max_mean"] >= 0.5:
-            causes.append(f"dead units ({_pct(row['dead_max_mean'])} of its most affected "
+                          f"{_pct(row.diverged.mean)} of seeds: the step epsilon is too large")
+        if row.dead_max.mean >= 0.5:
+            causes.append(f"dead units ({_pct(row.dead_max.mean)} of its most affected "
                           "hidden layer never active)")
-        if row["saturated_mean"] >= 0.5:
-            causes.append(f"saturated units ({_pct(row['saturated_mean'])} of activations)")
-        if row["grad_ratio_mean"] < 0.01:
+        if row.saturated.mean >= 0.5:
+            causes.append(f"saturated units ({_pct(row.saturated.mean)} of activations)")
+        if row.grad_ratio.mean < 0.01:
             causes.append(f"vanishing gradients (input-side gradient norm "
-                          f"{row['grad_ratio_mean']:.1e} of the output side's)")
+                          f"{row.grad_ratio.mean:.1e} of the output side's)")
         control = _without_regularisation(row, summary)
         if control is not None:
             if failed(control, n_classes):
                 causes.append(f"not regularisation: with reg_lambda=0 it also fails "
-                              f"({_pct(control['heldout_accuracy_mean'])} held-out)")
+                              f"({_pct(control.heldout_accuracy.mean)} held-out)")
             else:
                 causes.append(f"regularisation: with reg_lambda=0 it reaches "
-                              f"{_pct(control['heldout_accuracy_mean'])} held-out")
+                              f"{_pct(control.heldout_accuracy.mean)} held-out")
         lines.append(
-            f"{row['setting']}: no decision boundary for every class (predicts "
-            f"{row['classes_predicted_mean']:.1f} of {n_classes} classes on average over seeds, "
-            f"held-out {_pct(row['heldout_accuracy_mean'])}); "
+            f"{row.setting}: no decision boundary for every class (predicts "
+            f"{row.classes_predicted.mean:.1f} of {n_classes} classes on average over seeds, "
+            f"held-out {_pct(row.heldout_accuracy.mean)}); "
             + ("; ".join(causes) if causes else "none of dead units, saturation, vanishing "
                "gradients or regularisation shows in the numbers"))
     return lines
 
 
-def _without_regularisation(row, summary):
-    if "reg_lambda" not in row or float(row["reg_lambda"]) == 0:
+def _without_regularisation(row: SummaryRow, summary: list[SummaryRow]) -> SummaryRow | None:
+    """The setting that differs from `row` only in having reg_lambda = 0, if the grid has it."""
+    if float(row.values.get("reg_lambda", 0)) == 0:
         return None
-    for other in summary:
-        if float(other["reg_lambda"]) == 0 and all(
-                other[k] == row[k] for k in _varied_keys(row) if k != "reg_lambda"):
-            return other
-    return None
+    others = {k: v for k, v in row.values.items() if k != "reg_lambda"}
+    return next((o for o in summary if float(o.values["reg_lambda"]) == 0 and all(
+        o.values[k] == v for k, v in others.items())), None)
 
 
-def summary_text(spec, the_plan, summary, finding_text, diagnosis) -> str:
+def summary_text(spec, the_plan, summary: list[SummaryRow], finding_text, diagnosis) -> str:
     lines = [f"study {spec.name}: {spec.title or spec.dataset}",
              f"{len(the_plan['seeds'])} seeds x {the_plan['passes']} passes; "
              "seeds vary the weight initialisation, the training sample is fixed; held-out: "
@@ -273,13 +255,13 @@ def summary_text(spec, the_plan, summary, finding_text, diagnosis) -> str:
     header = ["setting", "train acc", "held-out acc", "gap", "dead/sat", "grad in/out"]
     table = [header]
     for r in summary:
-        inactive = r["dead_mean"] if math.isfinite(r["dead_mean"]) else r["saturated_mean"]
-        table.append([r["setting"],
-                      f"{_pct(r['train_accuracy_mean'])} ± {_pct(r['train_accuracy_std'])}",
-                      f"{_pct(r['heldout_accuracy_mean'])} ± {_pct(r['heldout_accuracy_std'])}",
-                      f"{100 * r['gap_mean']:+.1f}", _pct(inactive) if math.isfinite(inactive)
-                      else "-", f"{r['grad_ratio_mean']:.2g}"
-                      if math.isfinite(r["grad_ratio_mean"]) else "-"])
+        inactive = r.dead.mean if math.isfinite(r.dead.mean) else r.saturated.mean
+        table.append([r.setting,
+                      f"{_pct(r.train_accuracy.mean)} ± {_pct(r.train_accuracy.std)}",
+                      f"{_pct(r.heldout_accuracy.mean)} ± {_pct(r.heldout_accuracy.std)}",
+                      f"{100 * r.gap.mean:+.1f}", _pct(inactive) if math.isfinite(inactive)
+                      else "-", f"{r.grad_ratio.mean:.2g}"
+                      if math.isfinite(r.grad_ratio.mean) else "-"])
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
         lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
@@ -311,19 +293,16 @@ def _draw_all(tasks, jobs):
     jobs = min(jobs or 1, len(tasks))
     if jobs <= 1:
         return [_draw(*task) for task in tasks]
-    from backproplab.studies.runner import worker_context, worker_init
-
     with worker_context().Pool(jobs, initializer=worker_init) as pool:
         return pool.starmap(_draw, tasks, chunksize=1)
 
 
-def network_from(result, s=0) -> DeepNeuralNetwork:
+def network_from(result: SettingResult, s=0) -> DeepNeuralNetwork:
     """Seed s of a setting's result, rebuilt as a DeepNeuralNetwork with its trained weights."""
-    net = DeepNeuralNetwork(result["dims"], result["activation"], result["reg_lambda"],
-                            result["seeds"][s])
-    params = result["parameters"][s]
-    net.W = [np.asarray(W, dtype=float) for W in params["W"]]
-    net.b = [np.asarray(b, dtype=float) for b in params["b"]]
+    net = DeepNeuralNetwork(result.dims, result.activation, result.reg_lambda, result.seeds[s])
+    params = result.networks[s].parameters
+    net.W = [np.asarray(W, dtype=float) for W in params.W]
+    net.b = [np.asarray(b, dtype=float) for b in params.b]
     return net
 
 
@@ -335,7 +314,7 @@ def boundary_figure(spec, results, summary):
     """The first seed's network per setting, titled with the setting's mean held-out accuracy."""
     X, y = _data(spec)
     models = [network_from(r) for r in results]
-    titles = [f"{s['setting']}\nheld-out {_pct(s['heldout_accuracy_mean'])}" for s in summary]
+    titles = [f"{s.setting}\nheld-out {_pct(s.heldout_accuracy.mean)}" for s in summary]
     fig = boundary_grid(models, X, y, titles, ncols=grid_shape(spec)[1])
     fig.suptitle(f"{spec.name}: first seed's boundary per setting", fontsize=11)
     return fig
@@ -345,8 +324,10 @@ def loss_figure(spec, results):
     nrows, ncols = grid_shape(spec)
     fig, axes = figure(nrows, ncols, size=(3.6, 2.8), sharey=True)
     for ax, r in zip(axes.flat, results):
-        curves = {f"seed {seed}": _plottable(c["loss"]) for seed, c in zip(r["seeds"], r["curves"])}
-        plot_curves(ax, r["curves"][0]["pass"], curves, title=r["label"], logy=True)
+        # Seeds trained apart may stop (diverge) at different passes: the longest record is x.
+        x = max((n.curves.passes for n in r.networks), key=len)
+        curves = {f"seed {n.seed}": _plottable(n.curves.loss, len(x)) for n in r.networks}
+        plot_curves(ax, x, curves, title=r.label, logy=True)
     _one_legend(axes.flat)
     for ax in axes.flat[len(results):]:
         ax.set_visible(False)
@@ -354,9 +335,11 @@ def loss_figure(spec, results):
     return fig
 
 
-def _plottable(values, cap=1e6):
-    """Values for a log axis: a diverged run's inf or astronomically large values left out."""
-    v = np.asarray(values, dtype=float)
+def _plottable(values, length=None, cap=1e6):
+    """Values for a log axis: a diverged run's inf or astronomically large values left out,
+    and NaN after its last value up to `length`."""
+    v = np.full(len(values) if length is None else length, np.nan)
+    v[:len(values)] = np.asarray(values, dtype=float)
     with np.errstate(invalid="ignore"):
         return np.where(np.isfinite(v) & (np.abs(v) < cap), v, np.nan)
 
@@ -381,15 +364,14 @@ def diagnostics_figure(spec, results):
     fraction, against passes; means over seeds."""
     fig, axes = figure(2, len(results), size=(3.2, 2.6), sharex=True)
     for col, r in enumerate(results):
-        passes = r["diagnostics"]["passes"]
-        grad = np.asarray(r["diagnostics"]["grad_norm"], dtype=float).mean(axis=1)
-        dead = np.asarray(r["diagnostics"]["dead"], dtype=float).mean(axis=1)
-        sat = np.asarray(r["diagnostics"]["saturated"], dtype=float).mean(axis=1)
+        d = r.diagnostics
+        passes = d.passes
+        grad, dead, sat = (v.mean(axis=1) for v in (d.grad_norm, d.dead, d.saturated))
         inactive, what = (dead, "dead") if np.all(np.isfinite(dead)) else (sat, "saturated")
         layers = range(grad.shape[1])
         plot_curves(axes[0, col], passes,
                     {f"layer {l + 1}": _plottable(np.maximum(grad[:, l], 1e-12)) for l in layers},
-                    ylabel="data-gradient norm" if col == 0 else "", title=r["label"],
+                    ylabel="data-gradient norm" if col == 0 else "", title=r.label,
                     logy=True)
         plot_curves(axes[1, col], passes, {f"layer {l + 1}": inactive[:, l] for l in layers},
                     ylabel="fraction dead / saturated" if col == 0 else "")

@@ -3,9 +3,10 @@ parallel worker processes, each setting's results written as it finishes.
 
     result = run_study("moons-activations", "out/moons-activations", seeds=5, passes=20000)
 
-The output folder holds `study.json` (the plan: spec, seeds, passes; checked on resume),
-`settings/NN.json` (one per finished setting: per-seed numbers, curves, diagnostics and the
-trained parameters) and, once every setting is done, the tables and figures built from them
+The output folder is an `io.RunFolder` marked by `study.json` (its identity is the plan: spec,
+seeds, passes; a rerun resumes only the same plan), with `settings/NN.json` (one
+`SettingResult` per finished setting: per-seed numbers, curves, diagnostics and the trained
+parameters) and, once every setting is done, the tables and figures built from them
 (`backproplab.studies.outputs`). Rerunning the same study into the same folder skips finished
 settings; a folder holding anything else is refused before anything is written.
 """
@@ -14,35 +15,44 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
-import multiprocessing
 import os
-import platform
 import queue
-import signal
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-from backproplab import __version__
-from backproplab.checks import check_number
 from backproplab.datasets import HELDOUT_SEED_OFFSET, heldout_sample, load_dataset
 from backproplab.errors import BackproplabError
-from backproplab.io import claim_folder, write_json
+from backproplab.io import RunFolder, now, write_json
 from backproplab.nn.batched import BatchedNetwork
 from backproplab.progress import Progress
 from backproplab.studies.diagnostics import Monitor
+from backproplab.studies.outputs import build_outputs
 from backproplab.studies.presets import PRESETS, preset
-from backproplab.studies.spec import Setting, StudySpec, _show, check_spec, settings
+from backproplab.studies.results import (
+    Curves,
+    Diagnostics,
+    NetworkResult,
+    Parameters,
+    SettingResult,
+    StudyResult,
+)
+from backproplab.studies.spec import (
+    PASSES,
+    SEEDS,
+    Setting,
+    StudySpec,
+    check_counts,
+    check_spec,
+    format_value,
+    settings,
+)
+from backproplab.studies.workers import worker_context, worker_init
 
-SEEDS = 5
-PASSES = 20000
-# `backproplab reproduce --profile`: full is the problem set's; quick runs all 8 presets in about
-# 15 s on 2 cores (passes enough for the boundaries to take their shape).
-PROFILES = {"full": {"seeds": SEEDS, "passes": PASSES}, "quick": {"seeds": 3, "passes": 3000}}
+MARKER = "study.json"
 CURVE_POINTS = 100  # loss and accuracy recorded this many times per run
 DIAGNOSTIC_POINTS = 20  # diagnostics sampled this many times per run, plus at pass 0
 REPORT_EVERY = 250  # passes between progress reports from a worker
@@ -53,33 +63,6 @@ SEED_MEANING = ("seeds vary the weight initialisation (init_parameters(dims, see
                 f"{HELDOUT_SEED_OFFSET})")
 
 
-@dataclass
-class StudyResult:
-    """What a finished study holds; every number is also in the files under `out_dir`.
-
-    rows: one dict per setting x seed (the columns of results.csv);
-    summary: one dict per setting, mean and std over seeds (the columns of summary.csv);
-    diagnostics: per setting index, {"passes": [...], metric: array (samples, seeds, layers)};
-    figures: name -> path (boundaries, losses, dataset, diagnostics);
-    finding: one sentence computed from the summary; diagnosis: lines on failed settings.
-    """
-
-    name: str
-    out_dir: Path
-    spec: StudySpec
-    seeds: list
-    passes: int
-    rows: list = field(default_factory=list)
-    summary: list = field(default_factory=list)
-    diagnostics: dict = field(default_factory=dict)
-    figures: dict = field(default_factory=dict)
-    tables: dict = field(default_factory=dict)
-    finding: str = ""
-    diagnosis: list = field(default_factory=list)
-    seconds: float = 0.0  # training time of all settings (summed over settings)
-    text: str = ""  # the printed summary
-
-
 def resolve_study(study) -> StudySpec:
     """A preset name or a StudySpec, checked."""
     spec = preset(study) if isinstance(study, str) else study
@@ -88,18 +71,7 @@ def resolve_study(study) -> StudySpec:
     return check_spec(spec)
 
 
-def check_counts(seeds, passes, first_seed=0, flags=False):
-    """seeds and passes >= 1, first_seed >= 0; the error names the flag when `flags`."""
-    name = (lambda s: f"--{s.replace('_', '-')}") if flags else (lambda s: s)
-    try:
-        check_number(name("seeds"), seeds, low=1, strict=False, integer=True)
-        check_number(name("passes"), passes, low=1, strict=False, integer=True)
-        check_number(name("first_seed"), first_seed, low=0, strict=False, integer=True)
-    except ValueError as exc:
-        raise BackproplabError(str(exc)) from None
-
-
-def plan(spec: StudySpec, seeds=SEEDS, passes=PASSES, first_seed=0) -> dict:
+def study_plan(spec: StudySpec, seeds=SEEDS, passes=PASSES, first_seed=0) -> dict:
     """Everything that determines a study's numbers; a folder resumes only the same plan."""
     return {
         "study": spec.to_dict(),
@@ -132,21 +104,20 @@ def run_study(study, out_dir, *, seeds=SEEDS, passes=PASSES, jobs=None, first_se
     model-passes (see `study_work`); log: where the summary is printed (None: silent).
     Returns the StudyResult, with tables and figures written.
     """
-    from backproplab.studies.outputs import build_outputs
-
     spec = resolve_study(study)
     check_counts(seeds, passes, first_seed)
     out_dir = Path(out_dir)
-    the_plan = plan(spec, seeds, passes, first_seed)
-    meta = _claim_folder(out_dir, the_plan)
+    the_plan = study_plan(spec, seeds, passes, first_seed)
+    folder = study_folder(out_dir)
+    meta = _open(folder, the_plan)
     grid = settings(spec)
     done = {s.index: r for s in grid if (r := _load_setting(out_dir, s)) is not None}
     todo = [s for s in grid if s.index not in done]
     bar = _progress(progress, sum(_passes(s, passes) * seeds for s in todo), spec.name)
     try:
         for result in _train_all(spec, todo, the_plan, jobs, bar):
-            write_json(setting_path(out_dir, result["index"]), result)
-            done[result["index"]] = result
+            write_json(setting_path(out_dir, result.index), result.to_dict())
+            done[result.index] = result
     except KeyboardInterrupt:
         if log is not None:
             print(f"\ninterrupted: {len(done)} of {len(grid)} settings finished and kept in "
@@ -156,9 +127,8 @@ def run_study(study, out_dir, *, seeds=SEEDS, passes=PASSES, jobs=None, first_se
         if isinstance(bar, Progress):
             bar.close()
     results = [done[s.index] for s in grid]
-    meta.update(status="finished", finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
-                seconds={r["label"]: r["seconds"] for r in results})
-    write_json(out_dir / "study.json", meta)
+    meta.update(status="finished", finished=now(), seconds={r.label: r.seconds for r in results})
+    folder.write(meta)
     result = build_outputs(spec, out_dir, the_plan, results,
                            jobs=(os.cpu_count() or 1) if jobs is None else jobs)
     if log is not None:
@@ -168,10 +138,8 @@ def run_study(study, out_dir, *, seeds=SEEDS, passes=PASSES, jobs=None, first_se
 
 def load_study(out_dir) -> StudyResult:
     """The StudyResult of a finished study folder (tables and figures rebuilt)."""
-    from backproplab.studies.outputs import build_outputs
-
     out_dir = Path(out_dir)
-    meta = claim_folder(out_dir, "study.json", "study folder")
+    meta = RunFolder(out_dir, MARKER, kind="study", flag="study folder").read()
     if meta is None:
         raise BackproplabError(f"{str(out_dir)!r} holds no study (no study.json)")
     spec = StudySpec.from_dict(meta["plan"]["study"])
@@ -184,28 +152,27 @@ def load_study(out_dir) -> StudyResult:
 
 
 # ---------------------------------------------------------------------------------------------
-# The output folder: claimed by study.json, resumed only for the same plan.
+# The output folder: a RunFolder marked by study.json, resumed only for the same plan.
+
+
+def study_folder(out_dir) -> RunFolder:
+    return RunFolder(out_dir, MARKER, kind="study")
 
 
 def setting_path(out_dir, index) -> Path:
     return Path(out_dir) / "settings" / f"{index:02d}.json"
 
 
-def _claim_folder(out_dir: Path, the_plan: dict) -> dict:
-    meta = claim_folder(out_dir, "study.json")
-    if meta is not None:
-        old = meta.get("plan", {})
-        if old != json.loads(json.dumps(the_plan)):
-            diff = [k for k in the_plan if old.get(k) != json.loads(json.dumps(the_plan[k]))]
-            raise BackproplabError(
-                f"{str(out_dir)!r} holds another study ({old.get('study', {}).get('name')!r}, "
-                f"differing in {', '.join(diff) or 'its plan'}); choose another --out or remove "
-                "it")
-        meta.update(status="running", resumed=time.strftime("%Y-%m-%dT%H:%M:%S"))
-        return meta
-    meta = {"plan": the_plan, "rerun": rerun_command(the_plan), "status": "running",
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "versions": _versions()}
-    write_json(out_dir / "study.json", meta)
+def _open(folder: RunFolder, the_plan: dict) -> dict:
+    """Claim the folder for this plan: the marker to go on with (status running)."""
+    meta = folder.open({"plan": the_plan}, describe=lambda m: repr(
+        m.get("plan", {}).get("study", {}).get("name")),
+        versions_of=("numpy", "scikit-learn", "matplotlib"))
+    if meta is None:  # a new study: the marker was just written
+        meta = {**folder.read(), "rerun": rerun_command(the_plan), "status": "running"}
+    else:
+        meta.update(status="running", resumed=now())
+    folder.write(meta)
     return meta
 
 
@@ -221,7 +188,7 @@ def rerun_command(the_plan: dict) -> str:
     default = StudySpec("custom", spec.dataset, spec.dims, spec.activation, spec.reg_lambda,
                         vary=spec.vary, title=spec.title)
     if spec == default:
-        vary = " ".join(f"--vary {k}={','.join(_show(v) for v in vs)}"
+        vary = " ".join(f"--vary {k}={','.join(format_value(v) for v in vs)}"
                         for k, vs in spec.vary.items())
         return (f"backproplab study --dataset {spec.dataset} --dims "
                 f"{','.join(map(str, spec.dims))} --activation {spec.activation} --reg-lambda "
@@ -231,7 +198,7 @@ def rerun_command(the_plan: dict) -> str:
             "with PLAN this file's plan")
 
 
-def _load_setting(out_dir, setting: Setting):
+def _load_setting(out_dir, setting: Setting) -> SettingResult | None:
     path = setting_path(out_dir, setting.index)
     if not path.is_file():
         return None
@@ -239,16 +206,9 @@ def _load_setting(out_dir, setting: Setting):
         result = json.loads(path.read_text())
     except (OSError, ValueError):
         return None  # unreadable (it cannot be half-written: writes are atomic): train again
-    return result if result.get("label") == setting.label else None
-
-
-def _versions() -> dict:
-    import matplotlib
-    import sklearn
-
-    return {"backproplab": __version__, "numpy": np.__version__, "scikit-learn":
-            sklearn.__version__, "matplotlib": matplotlib.__version__,
-            "python": platform.python_version(), "machine": platform.platform()}
+    if not isinstance(result, dict) or result.get("label") != setting.label:
+        return None
+    return SettingResult.from_dict(result)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -287,9 +247,9 @@ def plan_stacks(todo, the_plan, jobs=1) -> list[list[tuple[Setting, int]]]:
             for part in np.array_split(np.arange(len(nets)), k)]
 
 
-def train_stack(spec: StudySpec, stack, the_plan: dict, report=None) -> list[dict]:
+def train_stack(spec: StudySpec, stack, the_plan: dict, report=None) -> list[NetworkResult]:
     """Train a stack of networks [(setting, seed), ...] of one architecture as one
-    BatchedNetwork; one JSON-ready result per network, in stack order.
+    BatchedNetwork; one NetworkResult per network, in stack order.
 
     `report(n)` is called with the model-passes done, every REPORT_EVERY passes. A diverging
     network stops its whole stack (fit_model's check raises FloatingPointError), so a stack of
@@ -323,7 +283,7 @@ def train_stack(spec: StudySpec, stack, the_plan: dict, report=None) -> list[dic
     return _network_results(net, stack, monitor, (X, y, X_val, y_val), passes, error, seconds)
 
 
-def _network_results(net, stack, monitor, data, passes, error, seconds) -> list[dict]:
+def _network_results(net, stack, monitor, data, passes, error, seconds) -> list[NetworkResult]:
     X, y, X_val, y_val = data
     S = len(stack)
     with np.errstate(all="ignore"):
@@ -337,43 +297,33 @@ def _network_results(net, stack, monitor, data, passes, error, seconds) -> list[
             loss = train_acc = val_acc = np.full(S, np.nan)
             classes = [0] * S
     h, diag = net.history, monitor.arrays()
-    return [{
-        "index": setting.index, "seed": seed, "seconds": seconds, "error": error,
-        "final_loss": float(loss[s]), "train_accuracy": float(train_acc[s]),
-        "heldout_accuracy": float(val_acc[s]), "classes_predicted": classes[s],
-        "curves": {"pass": h["pass"], "loss": [float(v[s]) for v in h["loss"]],
-                   "train_accuracy": [float(v[s]) for v in h["train_accuracy"]],
-                   "heldout_accuracy": [float(v[s]) for v in h["val_accuracy"]]},
-        "parameters": {"W": [W[s] for W in net.W], "b": [b[s, 0] for b in net.b]},
-        "diagnostics": {"passes": monitor.passes, **{m: v[:, s] for m, v in diag.items()}},
-    } for s, (setting, seed) in enumerate(stack)]
+    return [NetworkResult(
+        index=setting.index, seed=seed, final_loss=float(loss[s]),
+        train_accuracy=float(train_acc[s]), heldout_accuracy=float(val_acc[s]),
+        classes_predicted=classes[s], error=error,
+        curves=Curves(h["pass"], [float(v[s]) for v in h["loss"]],
+                      [float(v[s]) for v in h["train_accuracy"]],
+                      [float(v[s]) for v in h["val_accuracy"]]),
+        parameters=Parameters([W[s] for W in net.W], [b[s, 0] for b in net.b]),
+        diagnostics=Diagnostics(list(monitor.passes), **{m: v[:, s] for m, v in diag.items()}),
+        seconds=seconds,
+    ) for s, (setting, seed) in enumerate(stack)]
 
 
-def setting_result(setting: Setting, networks: list[dict], the_plan: dict) -> dict:
-    """One setting's result (what settings/NN.json holds) from its networks' results.
-
-    A setting with a diverged network is recorded as diverged as a whole, with that error."""
+def setting_result(setting: Setting, networks: list[NetworkResult], the_plan: dict
+                   ) -> SettingResult:
+    """One setting's result (what settings/NN.json holds) from its networks' results, in the
+    plan's seed order. A setting with a diverged network is recorded as diverged as a whole,
+    with that error."""
     order = {seed: i for i, seed in enumerate(the_plan["seeds"])}
-    networks = sorted(networks, key=lambda n: order[n["seed"]])
-    error = next((n["error"] for n in networks if n["error"]), None)
-    samples = min(len(n["diagnostics"]["passes"]) for n in networks)
+    networks = sorted(networks, key=lambda n: order[n.seed])
+    error = next((n.error for n in networks if n.error), None)
     if error is not None:
-        for n in networks:
-            n.update(final_loss=math.nan, train_accuracy=math.nan, heldout_accuracy=math.nan,
-                     classes_predicted=0, error=error)
-    per_seed = ["final_loss", "train_accuracy", "heldout_accuracy", "classes_predicted", "error",
-                "curves", "parameters"]
-    diag = networks[0]["diagnostics"]
-    return {"index": setting.index, "label": setting.label, "values": setting.values,
-            "dims": setting.dims, "activation": setting.activation,
-            "reg_lambda": setting.reg_lambda,
-            "fit": {k: v for k, v in setting.fit.items() if k != "num_passes"},
-            "passes": _passes(setting, the_plan["passes"]), "seeds": the_plan["seeds"],
-            "seconds": sum(n["seconds"] for n in networks),
-            **{k: [n[k] for n in networks] for k in per_seed},
-            "diagnostics": {"passes": diag["passes"][:samples], **{
-                m: np.stack([np.asarray(n["diagnostics"][m])[:samples] for n in networks],
-                            axis=1).tolist() for m in diag if m != "passes"}}}
+        networks = [n.diverged(error) for n in networks]
+    return SettingResult(
+        setting.index, setting.label, setting.values, setting.dims, setting.activation,
+        setting.reg_lambda, {k: v for k, v in setting.fit.items() if k != "num_passes"},
+        _passes(setting, the_plan["passes"]), sum(n.seconds for n in networks), networks)
 
 
 def _train_all(spec, todo, the_plan, jobs, bar):
@@ -386,15 +336,12 @@ def _train_all(spec, todo, the_plan, jobs, bar):
     for networks in _serial(spec, stacks, the_plan, bar) if jobs <= 1 else _pool(
             spec, stacks, the_plan, jobs, bar):
         for n in networks:
-            waiting[n["index"]].append(n)
-            if len(waiting[n["index"]]) == len(the_plan["seeds"]):
-                yield setting_result(settings_by_index[n["index"]], waiting.pop(n["index"]),
-                                     the_plan)
+            waiting[n.index].append(n)
+            if len(waiting[n.index]) == len(the_plan["seeds"]):
+                yield setting_result(settings_by_index[n.index], waiting.pop(n.index), the_plan)
 
 
 def _serial(spec, stacks, the_plan, bar):
-    from threadpoolctl import threadpool_limits
-
     with threadpool_limits(1):  # these matrices are far too small for threaded BLAS
         for stack in stacks:
             yield train_stack(spec, stack, the_plan, bar.update)
@@ -408,21 +355,12 @@ def _cost(stack, the_plan) -> float:
     return _passes(stack[0][0], the_plan["passes"]) * len(d) * (10 + len(stack) * (5 + work / 20))
 
 
-_progress_queue = None
+_progress_queue = None  # in a worker: where it reports model-passes done
 
 
-def worker_context():
-    """Worker processes by fork where there is one (no re-import, no pickled modules)."""
-    return multiprocessing.get_context("fork" if "fork" in
-                                       multiprocessing.get_all_start_methods() else "spawn")
-
-
-def worker_init(progress_queue=None):
+def _init_trainer(progress_queue):
     global _progress_queue
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
+    worker_init()
     _progress_queue = progress_queue
 
 
@@ -433,7 +371,7 @@ def _worker_train(spec, stack, the_plan):
 def _pool(spec, stacks, the_plan, jobs, bar):
     ctx = worker_context()
     progress_queue = ctx.Queue()
-    pool = ctx.Pool(jobs, initializer=worker_init, initargs=(progress_queue,))
+    pool = ctx.Pool(jobs, initializer=_init_trainer, initargs=(progress_queue,))
     try:
         pending = [pool.apply_async(_worker_train, (spec, st, the_plan)) for st in stacks]
         while pending:

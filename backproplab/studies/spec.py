@@ -4,7 +4,11 @@ A `StudySpec` is plain data; `settings(spec)` expands its grid into `Setting`s, 
 the constructor and fit_model arguments of the networks it trains. The variables a grid may vary
 are one table, `VARIABLES`: every constructor or fit_model argument of the engine's networks
 (the seed excepted: seeds are the study's repetitions), plus two shortcuts for architectures,
-`width` (units in every hidden layer) and `depth` (number of hidden layers).
+`width` (units in every hidden layer) and `depth` (number of hidden layers). `SEEDS` and
+`PASSES` are a study's default counts (the problem set's), `check_counts` checks them.
+
+This module loads without NumPy (the `study` command's options are built from it): the engine's
+activation table is consulted only when a value is checked.
 """
 
 from __future__ import annotations
@@ -19,8 +23,33 @@ from typing import Any, NamedTuple
 from backproplab.checks import check_layer_dims, check_number
 from backproplab.datasets import DATASETS, dataset_info
 from backproplab.errors import BackproplabError
-from backproplab.nn.activations import ACTIVATIONS, activation_name
-from backproplab.nn.network import ACTIVATION, EPSILON, REG_LAMBDA
+
+# The problem set's network: nn.network's ACTIVATION, REG_LAMBDA and EPSILON (a test checks that
+# they agree), written out so that the study command's options load without NumPy.
+ACTIVATION = "tanh"
+REG_LAMBDA = 0.01
+EPSILON = 0.01
+SEEDS = 5  # initialisations per setting
+PASSES = 20000  # full-batch gradient-descent passes per network
+
+
+def check_activation(name, value) -> str:
+    """The engine's name for activation `value`, or a ValueError listing the valid ones."""
+    # Imported on use: the engine's table loads NumPy, which `study --help` does not need.
+    from backproplab.nn.activations import activation_name
+
+    return activation_name(value)
+
+
+def check_counts(seeds, passes, first_seed=0, flags=False):
+    """seeds and passes >= 1, first_seed >= 0; the error names the flag when `flags`."""
+    name = (lambda s: f"--{s.replace('_', '-')}") if flags else (lambda s: s)
+    try:
+        check_number(name("seeds"), seeds, low=1, strict=False, integer=True)
+        check_number(name("passes"), passes, low=1, strict=False, integer=True)
+        check_number(name("first_seed"), first_seed, low=0, strict=False, integer=True)
+    except ValueError as exc:
+        raise BackproplabError(str(exc)) from None
 
 
 def _int(text):
@@ -70,8 +99,8 @@ class Variable(NamedTuple):
 
 
 VARIABLES: dict[str, Variable] = {
-    "activation": Variable(str, lambda n, v: activation_name(v), "model",
-                           f"hidden activation: {', '.join(ACTIVATIONS)}"),
+    "activation": Variable(str, check_activation, "model",
+                           "hidden activation, a name of the engine's ACTIVATIONS table"),
     "reg_lambda": Variable(_float, _non_negative, "model", "L2 regularisation strength"),
     "nn_layer_dims": Variable(_dims, lambda n, v: check_layer_dims(v, n), "dims",
                               "all layer sizes, written 2-3-3-2"),
@@ -174,10 +203,12 @@ class Setting(NamedTuple):
 
 
 def setting_label(values: dict) -> str:
-    return ", ".join(f"{k}={_show(v)}" for k, v in values.items()) or "base"
+    """'activation=tanh, reg_lambda=0.01': the varied values of a setting, or 'base'."""
+    return ", ".join(f"{k}={format_value(v)}" for k, v in values.items()) or "base"
 
 
-def _show(v):
+def format_value(v) -> str:
+    """A varied value as a label, a CSV cell and `--vary` show it: 2-3-2, 0.01, tanh."""
     if isinstance(v, (list, tuple)):
         return "-".join(str(x) for x in v)
     if isinstance(v, float):
@@ -192,7 +223,7 @@ def check_spec(spec: StudySpec) -> StudySpec:
     n_classes = dataset_info(spec.dataset).n_classes
     try:
         dims = check_layer_dims(list(spec.dims), "dims")
-        activation_name(spec.activation)
+        activation = check_activation("activation", spec.activation)
         check_number("reg_lambda", spec.reg_lambda, low=0, strict=False)
         check_number("epsilon", spec.epsilon, low=0)
         check_number("n_samples", spec.n_samples, low=1, strict=False, integer=True)
@@ -213,8 +244,7 @@ def check_spec(spec: StudySpec) -> StudySpec:
         vary[name] = [check_value(name, v) for v in values]
         if len({repr(v) for v in vary[name]}) != len(vary[name]):
             raise BackproplabError(f"--vary {name}={values!r} repeats a value")
-    spec = dataclasses.replace(spec, dims=tuple(dims), activation=activation_name(spec.activation),
-                               vary=vary)
+    spec = dataclasses.replace(spec, dims=tuple(dims), activation=activation, vary=vary)
     for s in settings(spec):  # every setting's network must be buildable
         check_layer_dims(s.dims, "dims")
         if s.dims[0] != 2 or s.dims[-1] != n_classes:

@@ -136,13 +136,15 @@ def test_ctrl_c_keeps_finished_parts_and_a_rerun_resumes(tmp_path, monkeypatch, 
         return {"value": 2}
 
     out = tmp_path / "out"
-    monkeypatch.setattr(parts, "plan", lambda profile: [("one", finished), ("two", interrupted)])
+    monkeypatch.setattr(parts, "report_parts",
+                        lambda profile: [("one", finished), ("two", interrupted)])
     assert main(["reproduce", "--profile", "quick", "--out", str(out)]) == 130
     assert "rerun the same command to resume" in capsys.readouterr().err
     state = json.loads((out / "reproduce.json").read_text())
     assert list(state["parts"]) == ["one"] and not (out / "report.html").exists()
 
-    monkeypatch.setattr(parts, "plan", lambda profile: [("one", finished), ("two", second)])
+    monkeypatch.setattr(parts, "report_parts",
+                        lambda profile: [("one", finished), ("two", second)])
     assert main(["reproduce", "--profile", "quick", "--out", str(out)]) == 0
     assert calls == ["finished", "second"]  # the finished part did not run again
     assert (out / "report.html").exists()

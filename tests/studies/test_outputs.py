@@ -2,14 +2,18 @@
 
 import math
 
-from backproplab.studies import diagnose, finding
+from backproplab.studies import SummaryRow, diagnose, finding
+from backproplab.studies.results import SUMMARY_METRICS, Stat
 
 
 def _row(setting, heldout, gap, std=0.01, classes=2.0, dead_max=math.nan, saturated=0.1,
          grad_ratio=1.0, **values):
-    return {"setting": setting, **values, "seeds": 5, "heldout_accuracy_mean": heldout,
-            "heldout_accuracy_std": std, "gap_mean": gap, "classes_predicted_mean": classes,
-            "dead_max_mean": dead_max, "saturated_mean": saturated, "grad_ratio_mean": grad_ratio}
+    """A summary row with the given means (and std of held-out accuracy); other metrics 0."""
+    metrics = {m: Stat(0.0, 0.0) for m in SUMMARY_METRICS}
+    metrics.update(heldout_accuracy=Stat(heldout, std), gap=Stat(gap, 0.0),
+                   classes_predicted=Stat(classes, 0.0), dead_max=Stat(dead_max, 0.0),
+                   saturated=Stat(saturated, 0.0), grad_ratio=Stat(grad_ratio, 0.0))
+    return SummaryRow(setting, values, 5, **metrics)
 
 
 def test_finding_names_the_best_and_worst_setting_and_where_the_gap_grows():

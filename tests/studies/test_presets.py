@@ -26,5 +26,8 @@ def test_preset_runs_end_to_end(name, tmp_path):
                    "seconds"]:
         assert rows[0][column] != ""
     assert len(result.summary) == n
-    assert {"heldout_accuracy_mean", "heldout_accuracy_std", "gap_mean"} <= set(result.summary[0])
-    assert result.finding.endswith(".") and result.summary[0]["setting"] in result.text
+    with open(tmp_path / "summary.csv") as fh:
+        columns = next(csv.reader(fh))
+    assert {"heldout_accuracy_mean", "heldout_accuracy_std", "gap_mean"} <= set(columns)
+    assert columns == list(result.summary[0].to_row())
+    assert result.finding.endswith(".") and result.summary[0].setting in result.text

@@ -22,6 +22,10 @@ def _rows(folder):
         return list(csv.DictReader(fh))
 
 
+def _tolist(array):
+    return array.tolist()
+
+
 def _numbers(rows):
     """Everything in results.csv but the timing."""
     return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
@@ -77,7 +81,10 @@ def test_an_interrupted_then_resumed_study_equals_an_uninterrupted_one(tmp_path,
 def test_load_study_reads_a_finished_folder_back(tmp_path, tiny_spec, tiny):
     ran = run_study(tiny_spec, tmp_path, **tiny, jobs=1, progress=False, log=None)
     loaded = load_study(tmp_path)
-    assert json.dumps(loaded.summary) == json.dumps(ran.summary)  # NaN-safe comparison
+    assert json.dumps([r.to_row() for r in loaded.summary]) == json.dumps(
+        [r.to_row() for r in ran.summary])  # NaN-safe comparison
+    assert json.dumps([s.to_dict() for s in loaded.settings], default=_tolist) == json.dumps(
+        [s.to_dict() for s in ran.settings], default=_tolist)
     assert loaded.finding == ran.finding
     assert set(loaded.figures) == {"boundaries", "losses", "dataset", "diagnostics"}
 
@@ -118,23 +125,23 @@ def test_a_diverging_setting_is_recorded_and_the_study_completes(tmp_path, tiny)
                      vary={"epsilon": [0.01, 1.0]})
     result = run_study(spec, tmp_path, seeds=2, passes=300, jobs=1, progress=False, log=None)
     small, large = result.summary
-    assert small["diverged_mean"] == 0 and large["diverged_mean"] > 0
+    assert small.diverged.mean == 0 and large.diverged.mean > 0
     assert all("diverged at pass" in r["error"] for r in _rows(tmp_path)[2:])
     assert any("training diverged" in line for line in result.diagnosis)
 
 
 def test_settings_of_one_architecture_share_stacks_cut_for_the_workers():
     from backproplab.studies.presets import preset
-    from backproplab.studies.runner import plan, plan_stacks
+    from backproplab.studies.runner import plan_stacks, study_plan
     from backproplab.studies.spec import settings
 
     spec = preset("moons-activations")  # 3 settings x 5 seeds of 2-3-2
-    the_plan = plan(spec, seeds=5, passes=100)
+    the_plan = study_plan(spec, seeds=5, passes=100)
     stacks = plan_stacks(settings(spec), the_plan, jobs=2)
     assert [len(st) for st in stacks] == [8, 7]
     assert [s.activation for s, _ in stacks[0]] == ["relu"] * 5 + ["sigmoid"] * 3  # runs
     hidden = preset("moons-hidden")  # width 1 trains one network per stack
-    stacks = plan_stacks(settings(hidden), plan(hidden, seeds=5, passes=100), jobs=2)
+    stacks = plan_stacks(settings(hidden), study_plan(hidden, seeds=5, passes=100), jobs=2)
     assert sorted(len(st) for st in stacks) == [1] * 5 + [5] * 5
 
 
@@ -144,7 +151,7 @@ def test_a_diverging_setting_in_a_shared_stack_leaves_its_stack_mates_exact(tmp_
     spec = StudySpec("decay", "moons", (2, 3, 2), vary={"reg_lambda": [0.01, 1000.0]})
     result = run_study(spec, tmp_path, seeds=2, passes=300, jobs=1, progress=False, log=None)
     small, large = result.summary
-    assert small["diverged_mean"] == 0 and large["diverged_mean"] == 1
+    assert small.diverged.mean == 0 and large.diverged.mean == 1
     X, y = load_dataset("moons")
     for row in _rows(tmp_path)[:2]:
         net = DeepNeuralNetwork([2, 3, 2], "tanh", 0.01, int(row["seed"]))

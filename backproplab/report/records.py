@@ -1,0 +1,108 @@
+"""The report's numbers, as types: what each part gives the report, and the whole of it.
+
+A part's record is kept in reproduce.json as JSON (so that a rerun skips the part) and read back
+with `from_dict`; `Results` gathers the records of a run with its `ReportMeta` and is what
+report.html, summary.md and results.json (`to_dict`) are made from.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+from backproplab.report.profiles import Profile
+from backproplab.studies.results import StudyResult, SummaryRow
+
+
+def pct_or_dash(x) -> str:
+    return "—" if x != x else f"{100 * x:.0f}%"  # NaN: not applicable to this activation
+
+
+# A study table's columns after train and held-out accuracy and their gap: (header, cell).
+STUDY_EXTRA_COLUMNS = [
+    ("final loss", lambda r: f"{r.final_loss.mean:.3f}"),
+    ("classes predicted", lambda r: f"{r.classes_predicted.mean:.1f}"),
+    ("dead units (worst layer)", lambda r: pct_or_dash(r.dead_max.mean)),
+    ("saturated", lambda r: pct_or_dash(r.saturated.mean)),
+]
+
+
+@dataclass
+class StudyRecord:
+    """What the report shows of one part I study."""
+
+    title: str  # what the problem set's figure shows
+    claim: str  # what the problem set concluded "upon visual inspection"
+    summary: list[SummaryRow]  # one row per setting
+    finding: str
+    diagnosis: list[str]
+    figures: dict[str, str]  # boundaries, losses, dataset, diagnostics -> path
+    folder: str
+    seconds_training: float
+    seconds: float = math.nan  # the whole part (training, tables, figures); set by reproduce
+
+    @classmethod
+    def of(cls, result: StudyResult) -> StudyRecord:
+        return cls(result.spec.title, result.spec.claim, list(result.summary), result.finding,
+                   list(result.diagnosis), {k: str(v) for k, v in result.figures.items()},
+                   str(result.out_dir), result.seconds)
+
+    def to_dict(self) -> dict:
+        """As kept in reproduce.json and results.json: with `rows`, the report table's cells."""
+        rows = [{"setting": r.setting,
+                 "train_mean": r.train_accuracy.mean, "train_std": r.train_accuracy.std,
+                 "heldout_mean": r.heldout_accuracy.mean, "heldout_std": r.heldout_accuracy.std,
+                 "gap": r.gap.mean, "extra": [cell(r) for _, cell in STUDY_EXTRA_COLUMNS]}
+                for r in self.summary]
+        d = {"extra_headers": [h for h, _ in STUDY_EXTRA_COLUMNS], "title": self.title,
+             "claim": self.claim, "rows": rows, "finding": self.finding,
+             "diagnosis": self.diagnosis, "figures": self.figures,
+             "summary": [r.to_row() for r in self.summary], "folder": self.folder,
+             "seconds_training": self.seconds_training}
+        if not math.isnan(self.seconds):
+            d["seconds"] = self.seconds
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> StudyRecord:
+        return cls(d["title"], d["claim"], [SummaryRow.from_row(r) for r in d["summary"]],
+                   d["finding"], d["diagnosis"], d["figures"], d["folder"],
+                   d["seconds_training"], d.get("seconds", math.nan))
+
+
+@dataclass
+class ReportMeta:
+    """How, where and on what a reproduce run was made (the report's first lines)."""
+
+    date: str
+    profile: Profile
+    data_source: str  # which MNIST part II used
+    data_is_full: bool
+    notices: list[str]  # what the reader must know first (e.g. a subset of MNIST was used)
+    total_seconds: float
+    versions: dict[str, str]
+    machine: str
+    command: str  # the command that reproduces the report
+
+    def to_dict(self) -> dict:
+        profile = asdict(self.profile)
+        return {"date": self.date, "profile": profile.pop("name"), **profile,
+                "data_source": self.data_source, "data_is_full": self.data_is_full,
+                "notices": self.notices, "total_seconds": self.total_seconds,
+                "versions": self.versions, "machine": self.machine, "command": self.command}
+
+
+@dataclass
+class Results:
+    """Every number of a reproduce run: what report.html, summary.md and results.json show."""
+
+    meta: ReportMeta
+    figures: dict[str, str] = field(default_factory=dict)  # the report's own figures -> path
+    studies: dict[str, StudyRecord] = field(default_factory=dict)  # preset name -> record
+    cnn: dict | None = None  # the part II comparison's record
+
+    def to_dict(self) -> dict:
+        """results.json."""
+        return {"figures": self.figures,
+                "studies": {name: s.to_dict() for name, s in self.studies.items()},
+                "cnn": self.cnn, "meta": self.meta.to_dict()}
