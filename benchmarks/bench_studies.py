@@ -102,7 +102,7 @@ def study(name, seeds, passes, jobs):
     with tempfile.TemporaryDirectory() as tmp:
         result = run_study(name, tmp, seeds=seeds, passes=passes, jobs=jobs, progress=False,
                            log=None)
-    return {(r["setting"], r["seed"]): r["final_loss"] for r in result.rows}
+    return {(r.setting, r.seed): r.final_loss for r in result.rows}
 
 
 def machine() -> str:
