@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from backproplab.nn.activations import ACTIVATIONS, activation_name, log_softmax, softmax
+from backproplab.nn.defaults import ACTIVATION_NAMES
 
 
 @pytest.mark.parametrize("name", list(ACTIVATIONS))
@@ -48,3 +49,8 @@ def test_names_are_case_insensitive(given, key):
 def test_unknown_activation_lists_the_valid_ones():
     with pytest.raises(ValueError, match="swish.*tanh, sigmoid, relu"):
         activation_name("swish")
+
+
+def test_the_names_the_commands_offer_are_the_tables_keys():
+    # nn.defaults writes them out so that a command's options load without NumPy.
+    assert list(ACTIVATION_NAMES) == list(ACTIVATIONS)

@@ -1,8 +1,9 @@
 """Activation functions and their derivatives, as one table.
 
 Each entry is a pair (f, df): `f(z)` and `df(z, a)`, the derivative f'(z) given z and a = f(z)
-(tanh and sigmoid are cheapest written in terms of a). Adding an activation is two functions and
-one entry; the CLI's choices come from this table.
+(tanh and sigmoid are cheapest written in terms of a). Adding an activation is two functions,
+one entry, and its name in `nn.defaults.ACTIVATION_NAMES`, the table's keys written out without
+NumPy, from which the commands' choices and `activation_name` come (a test checks they agree).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
+
+from backproplab.nn.defaults import activation_name  # noqa: F401 (beside the table it checks)
 
 
 class Activation(NamedTuple):
@@ -70,14 +73,6 @@ ACTIVATIONS: dict[str, Activation] = {
     "leaky_relu": Activation(leaky_relu, leaky_relu_prime),
     "identity": Activation(identity, identity_prime),
 }
-
-
-def activation_name(name) -> str:
-    """The table's key for `name` (case-insensitive, '-' as '_'), or a ValueError listing them."""
-    key = name.lower().replace("-", "_") if isinstance(name, str) else None
-    if key not in ACTIVATIONS:
-        raise ValueError(f"activation={name!r} is not one of {', '.join(ACTIVATIONS)}")
-    return key
 
 
 def _row_reduce(ufunc, z):

@@ -49,11 +49,8 @@ import numpy as np
 
 from backproplab.checks import check_layer_dims, check_number, check_seeds, check_X, check_Xy
 from backproplab.nn.activations import ACTIVATIONS, activation_name
+from backproplab.nn.defaults import ACTIVATION, EPSILON, NUM_PASSES, REG_LAMBDA
 from backproplab.nn.network import (
-    ACTIVATION,
-    EPSILON,
-    NUM_PASSES,
-    REG_LAMBDA,
     DeepGradients,
     DeepNeuralNetwork,
     cross_entropy_loss,

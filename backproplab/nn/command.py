@@ -16,9 +16,7 @@ from dataclasses import dataclass, field
 from backproplab import config, io
 from backproplab.checks import check_number
 from backproplab.datasets import DATASETS, N_SAMPLES, dataset_info, heldout_sample, load_dataset
-from backproplab.nn import network
-from backproplab.nn.activations import ACTIVATIONS, activation_name
-from backproplab.plots import figure, plot_curves, plot_decision_boundary
+from backproplab.nn import defaults
 from backproplab.progress import Progress
 
 RECORD_EVERY = 100  # passes between points of the saved loss curve
@@ -34,13 +32,13 @@ class TrainConfig:
     dims: list[int] | None = field(default=None, metadata={
         "help": "layer sizes, input to output", "type": config.int_list,
         "show_default": "2,3,K with K the dataset's classes", "metavar": "D0,D1,...,K"})
-    activation: str = field(default=network.ACTIVATION, metadata={
-        "help": f"hidden activation: {', '.join(ACTIVATIONS)}",
-        "type": config.checked(activation_name)})
-    reg_lambda: float = field(default=network.REG_LAMBDA, metadata={"help": "L2 strength"})
+    activation: str = field(default=defaults.ACTIVATION, metadata={
+        "help": f"hidden activation: {', '.join(defaults.ACTIVATION_NAMES)}",
+        "type": config.checked(defaults.activation_name)})
+    reg_lambda: float = field(default=defaults.REG_LAMBDA, metadata={"help": "L2 strength"})
     seed: int = field(default=0, metadata={"help": "seed of the data and the weights"})
-    epsilon: float = field(default=network.EPSILON, metadata={"help": "learning rate"})
-    passes: int = field(default=network.NUM_PASSES, metadata={"help": "gradient steps"})
+    epsilon: float = field(default=defaults.EPSILON, metadata={"help": "learning rate"})
+    passes: int = field(default=defaults.NUM_PASSES, metadata={"help": "gradient steps"})
     batch_size: int | None = field(default=None, metadata={
         "help": "examples per step", "type": int, "show_default": "full batch"})
     momentum: float = field(default=0.0, metadata={"help": "momentum"})
@@ -54,6 +52,10 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
+    # NumPy and matplotlib load here, not with the options: `train --help` answers at once.
+    from backproplab.nn.network import DeepNeuralNetwork
+    from backproplab.plots import figure, plot_curves, plot_decision_boundary
+
     cfg = config.from_args(TrainConfig, args)
     n_classes = dataset_info(cfg.dataset).n_classes
     dims = cfg.dims or [2, 3, n_classes]
@@ -67,7 +69,7 @@ def run(args) -> int:
     io.check_new_file(cfg.out, cfg.overwrite)
     X, y = load_dataset(cfg.dataset, cfg.samples, cfg.noise, cfg.seed)
     X_test, y_test = heldout_sample(cfg.dataset, cfg.noise, cfg.seed)
-    model = network.DeepNeuralNetwork(dims, cfg.activation, cfg.reg_lambda, cfg.seed)
+    model = DeepNeuralNetwork(dims, cfg.activation, cfg.reg_lambda, cfg.seed)
     print(f"{model} on {cfg.dataset} ({len(X)} points), {cfg.passes} passes, "
           f"epsilon={cfg.epsilon}")
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from backproplab.checks import check_Xy
-
-STEP = 1e-5
-THRESHOLD = 1e-6
+from backproplab.nn.defaults import GRADCHECK_STEP as STEP
 
 
 def parameter_names(model) -> list[str]:

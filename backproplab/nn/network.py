@@ -27,15 +27,9 @@ import numpy as np
 
 from backproplab.checks import check_layer_dims, check_number, check_X, check_Xy
 from backproplab.nn.activations import ACTIVATIONS, activation_name, log_softmax, softmax
+from backproplab.nn.defaults import ACTIVATION, EPSILON, NUM_PASSES, PRINT_EVERY, REG_LAMBDA
 from backproplab.nn.optim import SGD
-from backproplab.nn.training import PRINT_EVERY, train
-
-# The problem set's settings: one source of truth for the constructors, fit_model and the CLI
-# (with the loop's PRINT_EVERY = 1000).
-ACTIVATION = "tanh"
-REG_LAMBDA = 0.01
-EPSILON = 0.01
-NUM_PASSES = 20000
+from backproplab.nn.training import train
 
 
 class Gradients(NamedTuple):

@@ -22,8 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from backproplab.checks import check_number, check_Xy
-
-PRINT_EVERY = 1000  # the problem set prints the loss every 1,000 passes
+from backproplab.nn.defaults import PRINT_EVERY
 
 
 def train(model, X, y, optimizer, num_passes, *, batch_size=None, seed=0, callback=None,
