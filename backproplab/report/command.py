@@ -7,14 +7,13 @@ Ctrl-C keeps every finished part.
 
 profiles: full (the problem set's settings: 20,000 passes, 5 seeds, 10 epochs on full MNIST)
           quick (under 3 minutes on 2 cores, offline, on the MNIST subset bundled with backproplab)
-
-The options load without NumPy or PyTorch (`reproduce --help` answers at once).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# The options load without NumPy or PyTorch (`reproduce --help` answers at once).
 from backproplab import config
 from backproplab.report.profiles import PROFILES
 

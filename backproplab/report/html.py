@@ -13,6 +13,7 @@ import io
 from pathlib import Path
 
 import matplotlib.mathtext as mathtext
+from matplotlib.font_manager import FontProperties
 
 
 def esc(text) -> str:
@@ -41,8 +42,6 @@ def image(source, alt: str, width: str | None = None, cls: str = "figure") -> st
 
 def formula(tex: str, fontsize: int = 15) -> str:
     """A LaTeX (mathtext) formula rendered to an embedded SVG."""
-    from matplotlib.font_manager import FontProperties
-
     buf = io.BytesIO()
     mathtext.math_to_image(f"${tex}$", buf, prop=FontProperties(size=fontsize), format="svg")
     return (f'<img class="math" alt="{esc(tex)}" '

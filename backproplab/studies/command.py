@@ -9,8 +9,6 @@ Writes into --out (default studies/NAME): boundaries.png, losses.png, dataset.pn
 diagnostics.png, results.csv, summary.csv, diagnostics.csv, summary.txt and study.json. Seeds vary
 the weight initialisation; the training data is the problem set's fixed sample. Rerunning the
 same command resumes, skipping finished settings; Ctrl-C keeps them.
-
-The options load without NumPy (`study --help` answers at once); `run` imports the runner.
 """
 
 from __future__ import annotations
@@ -18,21 +16,13 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field
 
+# The options load without NumPy (`study --help` answers at once); `run` imports the runner.
 from backproplab import config
 from backproplab.datasets import DATASETS
 from backproplab.errors import BackproplabError
+from backproplab.nn.defaults import ACTIVATION, ACTIVATION_NAMES, REG_LAMBDA
 from backproplab.studies.presets import PRESETS, preset
-from backproplab.studies.spec import (
-    ACTIVATION,
-    PASSES,
-    REG_LAMBDA,
-    SEEDS,
-    VARIABLES,
-    StudySpec,
-    check_activation,
-    check_counts,
-    parse_vary,
-)
+from backproplab.studies.spec import PASSES, SEEDS, VARIABLES, StudySpec, check_counts, parse_vary
 
 QUICK = {"seeds": 2, "passes": 300}  # --quick: every code path in seconds
 
@@ -54,8 +44,7 @@ class StudyConfig:
     dims: list = field(default_factory=lambda: [2, 3, 2], metadata={
         "help": "custom grid: layer sizes", "type": config.int_list, "metavar": "D,D,..."})
     activation: str = field(default=ACTIVATION, metadata={
-        "help": "custom grid: activation unless varied (a name of the engine's ACTIVATIONS)",
-        "type": config.checked(lambda v: check_activation("--activation", v))})
+        "help": "custom grid: activation unless varied", "choices": list(ACTIVATION_NAMES)})
     reg_lambda: float = field(default=REG_LAMBDA, metadata={
         "help": "custom grid: regularisation unless varied"})
 

@@ -7,8 +7,8 @@ are one table, `VARIABLES`: every constructor or fit_model argument of the engin
 `width` (units in every hidden layer) and `depth` (number of hidden layers). `SEEDS` and
 `PASSES` are a study's default counts (the problem set's), `check_counts` checks them.
 
-This module loads without NumPy (the `study` command's options are built from it): the engine's
-activation table is consulted only when a value is checked.
+This module loads without NumPy (the `study` command's options are built from it): the
+engine's defaults and activation names come from `nn.defaults`.
 """
 
 from __future__ import annotations
@@ -23,22 +23,17 @@ from typing import Any, NamedTuple
 from backproplab.checks import check_layer_dims, check_number
 from backproplab.datasets import DATASETS, dataset_info
 from backproplab.errors import BackproplabError
+from backproplab.nn.defaults import (
+    ACTIVATION,
+    ACTIVATION_NAMES,
+    EPSILON,
+    NUM_PASSES,
+    REG_LAMBDA,
+    activation_name,
+)
 
-# The problem set's network: nn.network's ACTIVATION, REG_LAMBDA and EPSILON (a test checks that
-# they agree), written out so that the study command's options load without NumPy.
-ACTIVATION = "tanh"
-REG_LAMBDA = 0.01
-EPSILON = 0.01
-SEEDS = 5  # initialisations per setting
-PASSES = 20000  # full-batch gradient-descent passes per network
-
-
-def check_activation(name, value) -> str:
-    """The engine's name for activation `value`, or a ValueError listing the valid ones."""
-    # Imported on use: the engine's table loads NumPy, which `study --help` does not need.
-    from backproplab.nn.activations import activation_name
-
-    return activation_name(value)
+SEEDS = 5  # initialisations per setting (the problem set's 5)
+PASSES = NUM_PASSES  # full-batch gradient-descent passes per network
 
 
 def check_counts(seeds, passes, first_seed=0, flags=False):
@@ -99,8 +94,8 @@ class Variable(NamedTuple):
 
 
 VARIABLES: dict[str, Variable] = {
-    "activation": Variable(str, check_activation, "model",
-                           "hidden activation, a name of the engine's ACTIVATIONS table"),
+    "activation": Variable(str, lambda n, v: activation_name(v), "model",
+                           f"hidden activation: {', '.join(ACTIVATION_NAMES)}"),
     "reg_lambda": Variable(_float, _non_negative, "model", "L2 regularisation strength"),
     "nn_layer_dims": Variable(_dims, lambda n, v: check_layer_dims(v, n), "dims",
                               "all layer sizes, written 2-3-3-2"),
@@ -223,7 +218,7 @@ def check_spec(spec: StudySpec) -> StudySpec:
     n_classes = dataset_info(spec.dataset).n_classes
     try:
         dims = check_layer_dims(list(spec.dims), "dims")
-        activation = check_activation("activation", spec.activation)
+        activation = activation_name(spec.activation)
         check_number("reg_lambda", spec.reg_lambda, low=0, strict=False)
         check_number("epsilon", spec.epsilon, low=0)
         check_number("n_samples", spec.n_samples, low=1, strict=False, integer=True)
