@@ -24,6 +24,7 @@ COMMANDS = {
     "train-cnn": ("backproplab.cnn.command", "train the instrumented CNN on MNIST"),
     "evaluate-cnn": ("backproplab.cnn.evaluate_command", "evaluate a saved CNN on the test set"),
     "compare-cnn": ("backproplab.cnn.compare_command", "train {adam,sgd} x {relu,tanh}, compare"),
+    "playground": ("backproplab.playground.command", "train networks live in the browser"),
 }
 
 
