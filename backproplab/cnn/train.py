@@ -131,8 +131,9 @@ def train(config: TrainConfig, data_config: DataConfig | None = None,
         if checkpoint is not None:
             state = files.restore(checkpoint, model, optimizer, scheduler)
         resumed_at = state.step if checkpoint is not None else None
+        finished = state.epoch >= config.epochs  # a finished run is read back, not trained
 
-        with files.monitor(monitor_config, resumed_at, state.epoch >= config.epochs) as monitor, \
+        with files.monitor(monitor_config, resumed_at, finished) as monitor, \
                 Stopper(dist, on_step) as stop:
             run = Run(config, dist, data, model, dist.wrap(model), optimizer, scheduler, monitor,
                       steps_per_epoch)
