@@ -67,7 +67,7 @@ def run(args) -> int:
 
     app = create_app(cfg.max_sessions, on_startup=ready)
     server = uvicorn.Server(uvicorn.Config(
-        app, log_level="warning", ws_max_size=4 * MAX_MESSAGE, ws="websockets",
+        app, log_level="warning", ws_max_size=4 * MAX_MESSAGE, ws="websockets-sansio",
         timeout_graceful_shutdown=2))
     try:
         server.run(sockets=[sock])

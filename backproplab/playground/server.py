@@ -26,10 +26,14 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from backproplab.playground import messages
 from backproplab.playground.messages import MessageError, parse_message
-from backproplab.playground.session import Session
+from backproplab.playground.session import Session, figure_menu
 
 MAX_SESSIONS = 8  # tabs training at once; each has one training thread
+LIMITS = {k.lower(): getattr(messages, k) for k in (
+    "MAX_POINTS", "MAX_HIDDEN_LAYERS", "MAX_UNITS", "MAX_CLASSES", "MAX_PASSES", "MAX_SEEDS",
+    "MAX_MESSAGE")}  # stated in the page
 log = logging.getLogger("backproplab.playground")
 STATIC = resources.files("backproplab.playground") / "static"
 
@@ -37,6 +41,8 @@ STATIC = resources.files("backproplab.playground") / "static"
 def create_app(max_sessions: int = MAX_SESSIONS, on_startup=None) -> Starlette:
     """The app; `on_startup()` runs once the server listens (opening the browser)."""
     sessions: set[Session] = set()
+    hello = json.dumps({"type": "hello", "figures": figure_menu(), "limits": LIMITS,
+                        "max_sessions": max_sessions})
 
     async def index(request):
         return FileResponse(str(STATIC / "index.html"), headers={"Cache-Control": "no-store"})
@@ -53,6 +59,7 @@ def create_app(max_sessions: int = MAX_SESSIONS, on_startup=None) -> Starlette:
                                "at once: close another playground tab and reload"}))
             await ws.close(code=1013)
             return
+        await ws.send_text(hello)
         loop = asyncio.get_running_loop()
         outbox: asyncio.Queue = asyncio.Queue()
         session = Session(lambda text, is_frame: loop.call_soon_threadsafe(

@@ -384,6 +384,27 @@ def export(net, data: Data, config: dict, passes: int, metrics: dict) -> dict:
             "json": json.dumps(description, indent=2), "snippet": snippet(config, passes)}
 
 
+def figure_menu() -> list[dict]:
+    """Each figure of the problem set (the study presets) with its panels, as page settings:
+    the preset's data (its 200 training points, as many held out) and each setting's network."""
+    from backproplab.studies.presets import PRESETS
+    from backproplab.studies.spec import settings
+
+    menu = []
+    for name, spec in PRESETS.items():
+        noise = DATASETS[spec.dataset].noise if spec.noise is None else spec.noise
+        data = {"source": spec.dataset, "noise": noise, "points": 2 * spec.n_samples,
+                "heldout": 0.5, "seed": spec.data_seed, "extra": []}
+        panels = [{"label": s.label, "data": data,
+                   "network": {"hidden": s.dims[1:-1], "activation": s.activation,
+                               "reg_lambda": s.reg_lambda, "epsilon": s.fit["epsilon"],
+                               "batch_size": s.fit.get("batch_size"),
+                               "momentum": s.fit.get("momentum", 0.0), "seed": 0}}
+                  for s in settings(spec)]
+        menu.append({"name": name, "title": spec.title, "claim": spec.claim, "panels": panels})
+    return menu
+
+
 # --- the session ----------------------------------------------------------------------------
 
 
