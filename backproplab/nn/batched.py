@@ -26,9 +26,13 @@ same order, and each network's numbers are those of training it alone bit for bi
 operations do not care where a number sits; column sums of a C-contiguous array add the rows in
 order, as the engine's sum over examples does; the hidden layers' products are the very BLAS
 calls of each network alone; and the one wide product of layer 0 sums each network's terms as
-its own product does (checked against OpenBLAS for up to 32 networks of widths 2-8). A network
-with a layer of width 1 is the exception: its products are matrix-vector ones, which BLAS
-computes by another routine when they are stacked, so such networks train one per stack.
+its own product does (checked against OpenBLAS for up to 32 networks of widths 2-8). A layer
+with a side of width 1 ("thin") is the exception: its products are matrix-vector ones or outer
+products, for which NumPy and BLAS choose the routine by shape and strides (stacked, another
+routine; strided, another summation), and a network alone sums an (N, 1) delta pairwise rather
+than row by row. So a thin layer's products and bias sums are made network by network, on
+C-contiguous copies of each network's columns, exactly as alone; its weights are stored
+stacked, (S, d, d'), even for layer 0. The rest of the pass stays one call for all.
 
 `W`, `b`, `z`, `a` and the gradients are also offered as stacked views, W[l]: (S, d_l,
 d_{l+1}), b[l]: (S, 1, d_{l+1}), z and a: (S, N, d), writing through to the same memory;
@@ -91,6 +95,12 @@ def _stacked(A, S):
     return A.reshape(len(A), S, -1).transpose(1, 0, 2)
 
 
+def _alone(A, S, shared=False):
+    """Each network's block of a wide (N, S*d) array as a C-contiguous (N, d) copy, the layout
+    of a network alone; with `shared` (X, the input of every network), A itself S times."""
+    return [A] * S if shared else [np.ascontiguousarray(A_s) for A_s in _stacked(A, S)]
+
+
 class BatchedNetwork:
     """S = len(seeds) DeepNeuralNetworks of one architecture, trained together.
 
@@ -105,18 +115,18 @@ class BatchedNetwork:
         self.dims = dims = check_layer_dims(nn_layer_dims)
         self.seeds = seeds = check_seeds(seeds)
         S = len(seeds)
-        if S > 1 and min(dims) == 1:
-            raise ValueError(
-                f"nn_layer_dims={dims} has a layer of width 1: stacked, its products go "
-                "through other BLAS routines than one network's, so train one network per stack")
         self.activations = [activation_name(a)
                             for a in _per_network("activation", activation, S)]
         self.reg_lambdas = np.array([float(check_number("reg_lambda", lam, low=0, strict=False))
                                      for lam in _per_network("reg_lambda", reg_lambda, S)])
         self._runs = _runs(self.activations)
         pairs = list(zip(dims[:-1], dims[1:]))
-        # W[0] wide, (d_0, S*d_1): column block s is network s. Hidden W[l] stacked, (S, d, d').
-        shapes = [(d_in, S * d_out) if l == 0 else (S, d_in, d_out)
+        # Layers with a side of width 1 multiply network by network (see `_products_alone`).
+        self._thin = {l for l, pair in enumerate(pairs) if S > 1 and min(pair) == 1}
+        # W[0] wide, (d_0, S*d_1): column block s is network s. Hidden (and thin) W[l] stacked,
+        # (S, d, d'): W[l][s] is C-contiguous.
+        wide = [l == 0 and l not in self._thin for l in range(len(pairs))]
+        shapes = [(d_in, S * d_out) if wide[l] else (S, d_in, d_out)
                   for l, (d_in, d_out) in enumerate(pairs)]
         sizes = [math.prod(shape) for shape in shapes] + [S * d_out for _, d_out in pairs]
         self._theta, self._grad = np.zeros(sum(sizes)), np.zeros(sum(sizes))
@@ -126,16 +136,17 @@ class BatchedNetwork:
         self._dWl = [self._grad[p[0]:p[-1] + 1].reshape(sh) for p, sh in zip(parts, shapes)]
         self._bWide = [self._theta[p[0]:p[-1] + 1] for p in parts[L:]]
         self._dbWide = [self._grad[p[0]:p[-1] + 1] for p in parts[L:]]
-        self.W = [_first_layer(self._Wl[0], S), *self._Wl[1:]]
+        self.W = [_first_layer(W, S) if W.ndim == 2 else W for W in self._Wl]
         self.b = [b.reshape(S, 1, -1) for b in self._bWide]
-        self._grads = DeepGradients([_first_layer(self._dWl[0], S), *self._dWl[1:]],
+        self._grads = DeepGradients([_first_layer(dW, S) if dW.ndim == 2 else dW
+                                     for dW in self._dWl],
                                     [db.reshape(S, 1, -1) for db in self._dbWide])
         # reg_lambda of the network each weight belongs to, all weights (theta's first n_W
         # entries) at once
         self._n_W = sum(sizes[:L])
         lam = self.reg_lambdas
         self._lam = np.concatenate(
-            [np.tile(np.repeat(lam, d_out), d_in) if l == 0 else np.repeat(lam, d_in * d_out)
+            [np.tile(np.repeat(lam, d_out), d_in) if wide[l] else np.repeat(lam, d_in * d_out)
              for l, (d_in, d_out) in enumerate(pairs)])
         self._scratch = np.zeros(self._n_W)
         for s, seed in enumerate(seeds):
@@ -143,6 +154,7 @@ class BatchedNetwork:
             for l, W_l in enumerate(W):
                 self.W[l][s] = W_l
         self._y, self._Y = None, None
+        self._inputs = {}  # a thin layer's input, network by network, for its dW
         self.history = {}
 
     def __repr__(self):
@@ -233,7 +245,11 @@ class BatchedNetwork:
         last = len(self._Wl) - 1
         self._a, self._z = [X], []
         for l, b in enumerate(self._bWide):
-            z = self._product(self._a[l], l)
+            if l in self._thin:
+                self._inputs[l] = _alone(self._a[l], len(self), shared=l == 0)
+                z = self._products_alone(self._inputs[l], l)
+            else:
+                z = self._product(self._a[l], l)
             z += b
             self._z.append(z)
             self._a.append(self._softmax(z) if l == last else self._activate(z, l))
@@ -249,6 +265,18 @@ class BatchedNetwork:
         S, W = len(self), self._Wl[l]
         out = np.empty((len(A), S * W.shape[1 if back else 2]))
         np.matmul(_stacked(A, S), W.transpose(0, 2, 1) if back else W, out=_stacked(out, S))
+        return out
+
+    def _products_alone(self, inputs, l, back=False):
+        """`_product` of a thin layer (a side of width 1) network by network, from each
+        network's C-contiguous (N, d) input (`_alone`): A_s @ W[l][s] (A_s @ W[l][s]^T with
+        `back`), wide (N, S*d) out. Such products are matrix-vector ones or outer products, for
+        which NumPy and BLAS pick the routine by shape and strides, so each is made exactly as
+        a network alone makes it: its own contiguous arrays, a fresh result."""
+        S, W = len(self), self._Wl[l]
+        out = np.empty((len(inputs[0]), S * W.shape[1 if back else 2]))
+        for A_s, W_s, out_s in zip(inputs, W, _stacked(out, S)):
+            out_s[:] = A_s @ (W_s.T if back else W_s)
         return out
 
     def _one_hot(self, y):
@@ -269,14 +297,25 @@ class BatchedNetwork:
         S = len(self)
         delta = self._a[-1] - self._one_hot(y)  # softmax + cross-entropy: dL/dz = probs - y
         for l in reversed(range(len(self._Wl))):
-            if l == 0:  # X is shared: one product, X^T delta, column block s for network s
+            if l in self._thin:  # network by network, as alone (see `_products_alone`)
+                deltas = _alone(delta, S)
+                for a_s, delta_s, dW_s in zip(self._inputs[l], deltas, self._dWl[l]):
+                    np.matmul(a_s.T, delta_s, out=dW_s)  # dW_s is C-contiguous, as alone
+            elif l == 0:  # X is shared: one product, X^T delta, column block s for network s
                 np.matmul(X.T, delta, out=self._dWl[0])
             else:  # a_s^T delta_s, the very BLAS call of network s alone
                 np.matmul(_stacked(self._a[l], S).transpose(0, 2, 1), _stacked(delta, S),
                           out=self._dWl[l])
-            np.add.reduce(delta, axis=0, out=self._dbWide[l])
+            if l in self._thin and self.dims[l + 1] == 1:
+                # A network alone sums its (N, 1) delta as one contiguous vector, pairwise;
+                # the column sums of the wide delta would add its rows in order instead.
+                for s, delta_s in enumerate(deltas):
+                    self._dbWide[l][s:s + 1] = delta_s.sum(axis=0)
+            else:
+                np.add.reduce(delta, axis=0, out=self._dbWide[l])
             if l > 0:  # back through W[l] and the activation of layer l-1
-                delta = self._product(delta, l, back=True)
+                delta = (self._products_alone(deltas, l, back=True) if l in self._thin
+                         else self._product(delta, l, back=True))
                 delta *= self._activate(self._z[l - 1], l - 1, derivative=True)
         # + reg_lambda W, per network and for all layers in one go: the engine's a^T delta +
         # reg_lambda W, the same two roundings

@@ -227,8 +227,7 @@ def plan_stacks(todo, the_plan, jobs=1) -> list[list[tuple[Setting, int]]]:
     one stack (ordered by activation), cut into equal pieces of at most STACK_UNITS hidden units
     a layer; with fewer pieces than 2 * jobs they are cut into a multiple of `jobs`, so that no
     worker idles while another trains the last one. Mini-batch settings (each seed draws its own
-    batch order) and networks with a layer of width 1 (whose products BLAS computes by another
-    routine when stacked) train one network per stack.
+    batch order) train one network per stack.
     """
     groups: dict = {}
     for s in todo:
@@ -237,7 +236,7 @@ def plan_stacks(todo, the_plan, jobs=1) -> list[list[tuple[Setting, int]]]:
     pieces = []
     for (dims, _, _), nets in groups.items():
         nets.sort(key=lambda n: n[0].activation)  # stable: settings, then seeds, in order
-        alone = nets[0][0].fit.get("batch_size") is not None or min(dims) == 1
+        alone = nets[0][0].fit.get("batch_size") is not None
         cap = 1 if alone else max(STACK_UNITS // max(dims[1:-1]), 1)
         pieces.append([nets, -(-len(nets) // cap)])
     if sum(k for _, k in pieces) < 2 * jobs:

@@ -96,9 +96,37 @@ def test_stacked_views_write_through_to_the_trained_parameters():
     assert 5.0 not in stack.network(0).W[0] and 6.0 not in stack.network(0).W[1]
 
 
-def test_a_stack_with_a_layer_of_width_one_is_refused():
-    with pytest.raises(ValueError, match="width 1"):
-        BatchedNetwork([2, 1, 2], seeds=[0, 1])
+@pytest.mark.parametrize("dims", [
+    [2, 1, 2],  # moons-hidden's h = 1: both of its products are matrix-vector ones
+    [2, 3, 1, 2],  # width 1 in the middle
+    [2, 1, 3, 2],  # width 1 first, an outer product after it
+    [2, 1, 1, 2],  # two thin layers in a row
+    [1, 3, 2],  # an input of width 1
+    [2, 5, 1, 4, 2],  # thin between wide layers
+])
+def test_stacked_networks_with_a_layer_of_width_one_train_bit_for_bit_as_alone(dims):
+    X, y = load_dataset("moons")
+    X = X[:, :dims[0]].copy()
+    nets = [("tanh", 0.01, 0), ("tanh", 0.0, 1), ("relu", 0.01, 2), ("sigmoid", 0.01, 3)]
+    stack = BatchedNetwork(dims, *map(list, zip(*nets))).fit_model(
+        X, y, num_passes=3000, print_loss=False)
+    for s, (activation, reg_lambda, seed) in enumerate(nets):
+        alone = DeepNeuralNetwork(dims, activation, reg_lambda, seed).fit_model(
+            X, y, num_passes=3000, print_loss=False)
+        for stacked, single in zip(stack.network(s).parameters(), alone.parameters()):
+            np.testing.assert_array_equal(stacked, single)  # bit for bit
+
+
+def test_a_large_stack_of_width_one_networks_trains_each_as_alone():
+    X, y = load_dataset("moons")
+    seeds = list(range(12))
+    stack = BatchedNetwork([2, 1, 2], seeds=seeds).fit_model(
+        X, y, num_passes=2000, print_loss=False)
+    for s in seeds:
+        alone = DeepNeuralNetwork([2, 1, 2], seed=s).fit_model(
+            X, y, num_passes=2000, print_loss=False)
+        for stacked, single in zip(stack.network(s).parameters(), alone.parameters()):
+            np.testing.assert_array_equal(stacked, single)
 
 
 def test_momentum_and_decay_train_each_stacked_network_as_alone():

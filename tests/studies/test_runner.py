@@ -140,9 +140,9 @@ def test_settings_of_one_architecture_share_stacks_cut_for_the_workers():
     stacks = plan_stacks(settings(spec), the_plan, jobs=2)
     assert [len(st) for st in stacks] == [8, 7]
     assert [s.activation for s, _ in stacks[0]] == ["relu"] * 5 + ["sigmoid"] * 3  # runs
-    hidden = preset("moons-hidden")  # width 1 trains one network per stack
+    hidden = preset("moons-hidden")  # widths 1 to 6: width 1 stacks too (nn.batched)
     stacks = plan_stacks(settings(hidden), study_plan(hidden, seeds=5, passes=100), jobs=2)
-    assert sorted(len(st) for st in stacks) == [1] * 5 + [5] * 5
+    assert [len(st) for st in stacks] == [5] * 6
 
 
 def test_a_diverging_setting_in_a_shared_stack_leaves_its_stack_mates_exact(tmp_path):
