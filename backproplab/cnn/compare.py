@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import statistics
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -23,6 +22,7 @@ from backproplab.cnn.architecture import LAYERS
 from backproplab.cnn.checkpoint import has_checkpoint
 from backproplab.cnn.config import DataConfig, MonitorConfig, TrainConfig
 from backproplab.cnn.data import load_tensors
+from backproplab.cnn.results import ComparisonResult, SettingRow
 from backproplab.cnn.train import RunResult, train
 from backproplab.errors import BackproplabError
 from backproplab.io import savefig, write_json, write_text
@@ -31,44 +31,6 @@ SETTINGS = (("adam", "relu"), ("adam", "tanh"), ("sgd", "relu"), ("sgd", "tanh")
 # What the problem set reported after 10 epochs (test accuracy), for the report to set against.
 REPORTED = {("adam", "relu"): 0.974, ("sgd", "tanh"): 0.985}
 CURVES = ("test/accuracy", "test/loss", "train/epoch_loss")  # per epoch, kept per seed
-
-
-@dataclass
-class SettingRow:
-    """One setting of the table: final test metrics and training time over its seeds."""
-
-    setting: str  # "adam-relu"
-    optimizer: str
-    activation: str
-    seeds: int
-    accuracy_mean: float  # final test accuracy, in [0, 1]
-    accuracy_std: float  # sample standard deviation over seeds (0 for one seed)
-    loss_mean: float  # final test loss (mean NLL)
-    loss_std: float
-    time_mean: float  # training seconds per run
-    time_std: float
-    reported_accuracy: float | None  # what the problem set reported, where it did
-
-
-@dataclass
-class ComparisonResult:
-    """What `run_comparison` returns and writes, field by field, as comparison.json."""
-
-    data: str  # the data source, described
-    data_kind: str  # "full" or "subset"
-    epochs: int
-    seeds: list[int]
-    batch_size: int
-    table: list[SettingRow]
-    curves: dict  # {setting: {"test/accuracy": [[per epoch] per seed], ...}} (see CURVES)
-    figures: dict[str, Path]  # {"curves": png, "weights": png}
-    reported: dict[str, float]  # {setting: the problem set's test accuracy}
-    runs_dir: Path
-    runs: dict[str, list[Path]]  # {setting: the run folder of each seed}
-    stats_csv: dict[str, list[Path]]  # {setting: the stats.csv of each seed}
-    table_csv: Path
-    table_md: Path
-    json: Path
 
 
 def run_comparison(out_dir: str | os.PathLike, seeds: int | list[int] = 1,

@@ -9,9 +9,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from backproplab.cnn import architecture
 from backproplab.report import html as H
 from backproplab.report.figures import activations_figure, datasets_figure
-from backproplab.report.records import STUDY_EXTRA_COLUMNS, ReportMeta, Results, StudyRecord
+from backproplab.report.records import (
+    STUDY_EXTRA_COLUMNS,
+    CnnRecord,
+    ReportMeta,
+    Results,
+    StudyRecord,
+)
 
 EQUATIONS = [
     r"z_1 = X W_1 + b_1", r"a_1 = f(z_1)", r"z_2 = a_1 W_2 + b_2",
@@ -111,8 +118,8 @@ def study_section(name: str, study: StudyRecord) -> str:
     return H.section(f"study-{name}", f"{name}: {study.title}", *parts, level=3)
 
 
-def _reported(cnn: dict, setting: str) -> str:
-    value = cnn["reported"].get(setting)
+def _reported(cnn: CnnRecord, setting: str) -> str:
+    value = cnn.reported.get(setting)
     if value is None:
         return "—"
     # The problem set's first Adam/ReLU run shows 93.8% in its TensorBoard figure, 97.4% in text.
@@ -136,28 +143,26 @@ def relu_section(studies: dict[str, StudyRecord]) -> str:
         f"<ul>{items}</ul>", level=3)
 
 
-def cnn_section(cnn: dict) -> str:
-    rows = [[r["setting"], pm(100 * r["accuracy_mean"], 100 * r["accuracy_std"], 2) + " %",
-             pm(r["loss_mean"], r["loss_std"], 4), f"{r['seconds']:.0f} s",
-             _reported(cnn, r["setting"])] for r in cnn["rows"]]
+def cnn_section(cnn: CnnRecord) -> str:
+    rows = [[r.setting, pm(100 * r.accuracy_mean, 100 * r.accuracy_std, 2) + " %",
+             pm(r.loss_mean, r.loss_std, 4), f"{r.time_mean:.0f} s",
+             _reported(cnn, r.setting)] for r in cnn.rows]
     parts = [
-        H.paragraph("The network exactly as the problem set gives it: conv 5×5 1→10, activation, "
-                    "max-pool 2, conv 5×5 10→20, activation, max-pool 2, fully connected "
-                    "320→50, activation, dropout 0.5, fully connected 50→10, log-softmax; "
+        H.paragraph(f"The network exactly as the problem set gives it: {architecture.summary()}; "
                     "NLLLoss. Each setting is a TensorBoard run of its own."),
-        H.code(cnn.get("architecture", "")) if cnn.get("architecture") else "",
-        f'<p class="finding">{H.esc(cnn["finding"])}</p>',
+        H.code(cnn.architecture),
+        f'<p class="finding">{H.esc(cnn.finding)}</p>',
         H.table(["setting", "test accuracy", "test loss", "time", "problem set reported"], rows),
     ]
     for key, alt in [("curves", "test accuracy and loss per epoch"),
                      ("layer_stats", "per-layer statistics over training"),
                      ("weights", "final weight histograms per layer")]:
-        if cnn["figures"].get(key):
+        if cnn.figures.get(key):
             parts.append(f"<h3>{H.esc(alt[0].upper() + alt[1:])}</h3>")
-            parts.append(H.image(cnn["figures"][key], alt))
+            parts.append(H.image(cnn.figures[key], alt))
     parts.append(H.paragraph("Open every run, with the histograms and per-layer statistics of "
                              "weights, biases, net inputs, activations and pooled outputs:"))
-    parts.append(H.code(f"tensorboard --logdir {cnn['runs_dir']}"))
+    parts.append(H.code(f"tensorboard --logdir {cnn.runs_dir}"))
     return H.section("part2", "II. A simple deep convolutional network on MNIST", *parts)
 
 
@@ -194,9 +199,9 @@ def build_markdown(results: Results) -> str:
         lines.append("")
     if results.cnn:
         cnn = results.cnn
-        lines += ["## Part II: CNN on MNIST", "", cnn["finding"], "",
+        lines += ["## Part II: CNN on MNIST", "", cnn.finding, "",
                   "| setting | test accuracy (%) | test loss | time (s) |", "|---|---|---|---|"]
-        lines += [f"| {r['setting']} | {pm(100 * r['accuracy_mean'], 100 * r['accuracy_std'], 2)}"
-                  f" | {pm(r['loss_mean'], r['loss_std'], 4)} | {r['seconds']:.0f} |"
-                  for r in cnn["rows"]]
+        lines += [f"| {r.setting} | {pm(100 * r.accuracy_mean, 100 * r.accuracy_std, 2)}"
+                  f" | {pm(r.loss_mean, r.loss_std, 4)} | {r.time_mean:.0f} |"
+                  for r in cnn.rows]
     return "\n".join(lines) + "\n"

@@ -15,10 +15,12 @@ from pathlib import Path
 
 from backproplab import data as idx
 from backproplab import io
+from backproplab.cnn import architecture
+from backproplab.cnn.config import DataConfig, MonitorConfig, TrainConfig
 from backproplab.errors import BackproplabError, require
-from backproplab.report.figures import activations_figure, datasets_figure
+from backproplab.report.figures import activations_figure, datasets_figure, layer_stats_figure
 from backproplab.report.profiles import Profile
-from backproplab.report.records import ReportMeta, Results, StudyRecord
+from backproplab.report.records import CnnRecord, ReportMeta, Results, StudyRecord
 from backproplab.studies.presets import PRESETS
 from backproplab.studies.runner import run_study, study_work
 
@@ -105,7 +107,6 @@ def study_part(name: str, out: Path, profile, jobs, data, bar) -> dict:
 def cnn_part(out: Path, profile, jobs, data, bar) -> dict:
     # here, not at the top: PyTorch is imported only when part II runs
     from backproplab.cnn.compare import run_comparison
-    from backproplab.cnn.config import DataConfig, MonitorConfig, TrainConfig
 
     result = run_comparison(out / "cnn", profile.cnn_seeds, TrainConfig(epochs=profile.epochs),
                             DataConfig(train_limit=profile.cnn_train_limit),
@@ -124,26 +125,21 @@ def collect(records: dict, steps, meta: ReportMeta) -> Results:
     return Results(meta, figures=records.get("figures", {}),
                    studies={name.removeprefix("study:"): StudyRecord.from_dict(records[name])
                             for name, _ in steps if name.startswith("study:") and name in records},
-                   cnn=records.get("cnn"))
+                   cnn=CnnRecord.from_dict(records["cnn"]) if "cnn" in records else None)
 
 
 def cnn_results(result) -> dict:
-    """What the report shows of run_comparison's ComparisonResult; draws the per-layer
+    """The report's record (as JSON) of run_comparison's ComparisonResult; draws the per-layer
     statistics."""
-    from backproplab.cnn import architecture
-    from backproplab.report.figures import layer_stats_figure
-
-    rows = [{**vars(r), "seconds": r.time_mean} for r in result.table]
     figures = {k: str(v) for k, v in result.figures.items()}
     stats = {name: paths[0] for name, paths in result.stats_csv.items()}
     fig = layer_stats_figure({name: read_stats(p) for name, p in stats.items()})
     figures["layer_stats"] = str(io.savefig(fig, result.json.parent / "layer_stats.png"))
-    return {"rows": rows, "curves": result.curves, "figures": figures,
-            "architecture": architecture.shape_table(),
-            "runs_dir": str(result.runs_dir), "data": result.data,
-            "data_kind": result.data_kind, "epochs": result.epochs,
-            "seeds": result.seeds, "finding": cnn_finding(result.table, result.epochs),
-            "reported": result.reported}
+    return CnnRecord(rows=list(result.table), curves=result.curves, figures=figures,
+                     architecture=architecture.shape_table(), runs_dir=str(result.runs_dir),
+                     data=result.data, data_kind=result.data_kind, epochs=result.epochs,
+                     seeds=result.seeds, finding=cnn_finding(result.table, result.epochs),
+                     reported=result.reported).to_dict()
 
 
 def read_stats(path) -> dict:

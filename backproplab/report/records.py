@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+from backproplab.cnn.results import SettingRow
 from backproplab.report.profiles import Profile
 from backproplab.studies.results import StudyResult, SummaryRow
 
@@ -71,6 +72,38 @@ class StudyRecord:
 
 
 @dataclass
+class CnnRecord:
+    """What the report shows of the part II comparison (cnn.results.ComparisonResult)."""
+
+    rows: list[SettingRow]  # one per {optimizer, activation} setting
+    curves: dict  # {setting: {"test/accuracy": [[per epoch] per seed], ...}}
+    figures: dict[str, str]  # curves, weights, layer_stats -> path
+    architecture: str  # the layer table (cnn.architecture.shape_table())
+    runs_dir: str  # the TensorBoard runs
+    data: str  # the data source, described
+    data_kind: str  # "full" or "subset"
+    epochs: int
+    seeds: list[int]
+    finding: str
+    reported: dict[str, float]  # {setting: the problem set's test accuracy}
+    seconds: float = math.nan  # the whole part; set by reproduce
+
+    def to_dict(self) -> dict:
+        """As kept in reproduce.json and results.json (each row with its time as `seconds`)."""
+        d = asdict(self)
+        d["rows"] = [{**asdict(r), "seconds": r.time_mean} for r in self.rows]
+        if math.isnan(self.seconds):
+            del d["seconds"]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> CnnRecord:
+        fields = {k: v for k, v in d.items() if k != "rows"}
+        rows = [SettingRow(**{k: v for k, v in r.items() if k != "seconds"}) for r in d["rows"]]
+        return cls(rows=rows, **fields)
+
+
+@dataclass
 class ReportMeta:
     """How, where and on what a reproduce run was made (the report's first lines)."""
 
@@ -99,10 +132,10 @@ class Results:
     meta: ReportMeta
     figures: dict[str, str] = field(default_factory=dict)  # the report's own figures -> path
     studies: dict[str, StudyRecord] = field(default_factory=dict)  # preset name -> record
-    cnn: dict | None = None  # the part II comparison's record
+    cnn: CnnRecord | None = None  # the part II comparison's record
 
     def to_dict(self) -> dict:
         """results.json."""
         return {"figures": self.figures,
                 "studies": {name: s.to_dict() for name, s in self.studies.items()},
-                "cnn": self.cnn, "meta": self.meta.to_dict()}
+                "cnn": self.cnn.to_dict() if self.cnn else None, "meta": self.meta.to_dict()}
