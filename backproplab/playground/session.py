@@ -36,6 +36,8 @@ from backproplab.nn.network import DeepNeuralNetwork
 from backproplab.nn.optim import SGD
 from backproplab.nn.training import train
 from backproplab.playground.messages import MAX_PASSES, MAX_POINTS, MessageError, default_config
+from backproplab.studies.presets import PRESETS
+from backproplab.studies.spec import settings
 
 FRAME_INTERVAL = 1 / 25  # seconds between frames while playing (at most 25 per second)
 GRID = 64  # decision regions: GRID x GRID cells
@@ -387,9 +389,6 @@ def export(net, data: Data, config: dict, passes: int, metrics: dict) -> dict:
 def figure_menu() -> list[dict]:
     """Each figure of the problem set (the study presets) with its panels, as page settings:
     the preset's data (its 200 training points, as many held out) and each setting's network."""
-    from backproplab.studies.presets import PRESETS
-    from backproplab.studies.spec import settings
-
     menu = []
     for name, spec in PRESETS.items():
         noise = DATASETS[spec.dataset].noise if spec.noise is None else spec.noise
