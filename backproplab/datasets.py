@@ -4,8 +4,11 @@ Every generator draws from its own `seed`, so a fresh sample of the same distrib
 same call with another seed (`heldout_sample`). Blobs keep fixed centres (those of
 `make_blobs(centers=4, random_state=0)`) for the same reason.
 
-The table `DATASETS` (names, classes, default noise) loads without NumPy or scikit-learn, so that
-a command's options can list it at once; the generators import them when they draw.
+Moons, blobs and circles are scikit-learn's `make_moons`, `make_blobs` and `make_circles`
+written out in NumPy: the same points from the same `RandomState` draws in the same order, bit
+for bit (tests/test_datasets.py compares them), without importing scikit-learn (most of a
+second). The table `DATASETS` (names, classes, default noise) loads without NumPy, so that a
+command's options can list it at once; the generators import it when they draw.
 """
 
 from __future__ import annotations
@@ -21,26 +24,73 @@ HELDOUT_SIZE = 1000
 HELDOUT_SEED_OFFSET = 10_000  # held-out samples use seed + this: never a training random_state
 
 
-# scikit-learn takes a second to import: only the generators that draw from it load it.
+
+
+def _shuffle(r, X, y):
+    """sklearn.utils.shuffle(X, y, random_state=r): one permutation of both, drawn by
+    r.shuffle(arange(n))."""
+    import numpy as np
+
+    order = np.arange(len(X))
+    r.shuffle(order)
+    return X[order], y[order]
+
+
+def _two_arcs(xs_out, ys_out, xs_in, ys_in, noise, r):
+    """sklearn's last steps of make_moons and make_circles: the outer points (class 0), then
+    the inner ones (class 1), as the columns of one (2, n) array transposed; shuffled, then
+    N(0, noise^2) added to every coordinate."""
+    import numpy as np
+
+    X = np.vstack([np.append(xs_out, xs_in), np.append(ys_out, ys_in)]).T
+    y = np.hstack([np.zeros(len(xs_out), dtype=np.intp), np.ones(len(xs_in), dtype=np.intp)])
+    X, y = _shuffle(r, X, y)
+    X += r.normal(scale=noise, size=X.shape)
+    return X, y
 
 
 def _moons(n, noise, rng):
-    from sklearn.datasets import make_moons
+    """make_moons(n, noise=noise, random_state=rng): two interleaving half circles."""
+    import numpy as np
 
-    return make_moons(n, noise=noise, random_state=rng)
+    n_out = n // 2
+    n_in = n - n_out
+    r = np.random.RandomState(rng)
+    return _two_arcs(np.cos(np.linspace(0, np.pi, n_out)), np.sin(np.linspace(0, np.pi, n_out)),
+                     1 - np.cos(np.linspace(0, np.pi, n_in)),
+                     1 - np.sin(np.linspace(0, np.pi, n_in)) - 0.5, noise, r)
 
 
 def _blobs(n, noise, rng):
+    """make_blobs(n, centers=BLOB_CENTERS, cluster_std=noise, random_state=rng): the points
+    of centre 0, 1, ... drawn in turn (the first n % k centres one point more), then shuffled."""
     import numpy as np
-    from sklearn.datasets import make_blobs
 
-    return make_blobs(n, centers=np.array(BLOB_CENTERS), cluster_std=noise, random_state=rng)
+    r = np.random.RandomState(rng)
+    centers = np.array(BLOB_CENTERS)
+    k = len(centers)
+    counts = [n // k + (i < n % k) for i in range(k)]
+    X = np.empty((n, 2))
+    y = np.empty(n, dtype=int)
+    start = 0
+    for i, count in enumerate(counts):
+        X[start:start + count] = r.normal(loc=centers[i], scale=noise, size=(count, 2))
+        y[start:start + count] = i
+        start += count
+    return _shuffle(r, X, y)
 
 
-def _circles(n, noise, rng):
-    from sklearn.datasets import make_circles
+def _circles(n, noise, rng, factor=0.5):
+    """make_circles(n, noise=noise, factor=0.5, random_state=rng): a circle inside another."""
+    import numpy as np
 
-    return make_circles(n, noise=noise, factor=0.5, random_state=rng)
+    n_out = n // 2
+    n_in = n - n_out
+    r = np.random.RandomState(rng)
+    angle_out = np.linspace(0, 2 * np.pi, n_out, endpoint=False)
+    angle_in = np.linspace(0, 2 * np.pi, n_in, endpoint=False)
+    return _two_arcs(np.cos(angle_out), np.sin(angle_out), np.cos(angle_in) * factor,
+                     np.sin(angle_in) * factor, noise, r)
 
 
 def _spiral(n, noise, rng, k=3):

@@ -1,10 +1,19 @@
 """2-D datasets and decision-boundary plots."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
-from sklearn.datasets import make_moons
+from sklearn.datasets import make_blobs, make_circles, make_moons
 
-from backproplab.datasets import DATASETS, heldout_sample, load_dataset, train_test_split
+from backproplab.datasets import (
+    BLOB_CENTERS,
+    DATASETS,
+    heldout_sample,
+    load_dataset,
+    train_test_split,
+)
 from backproplab.plots import figure, plot_decision_boundary
 
 
@@ -13,6 +22,37 @@ def test_default_moons_is_the_problem_sets():
     X0, y0 = make_moons(200, noise=0.20, random_state=0)
     np.testing.assert_array_equal(X, X0)
     np.testing.assert_array_equal(y, y0)
+
+
+SKLEARN = {  # what load_dataset(name, n, noise, seed) reproduces without importing scikit-learn
+    "moons": lambda n, noise, seed: make_moons(n, noise=noise, random_state=seed),
+    "blobs": lambda n, noise, seed: make_blobs(n, centers=np.array(BLOB_CENTERS),
+                                               cluster_std=noise, random_state=seed),
+    "circles": lambda n, noise, seed: make_circles(n, noise=noise, factor=0.5,
+                                                   random_state=seed),
+}
+
+
+@pytest.mark.parametrize("name", list(SKLEARN))
+@pytest.mark.parametrize("n", [1, 2, 7, 200, 1001])
+@pytest.mark.parametrize("noise", [0.0, 0.05, 0.2, 1.0])
+@pytest.mark.parametrize("seed", [0, 3, 10_000])
+def test_moons_blobs_and_circles_are_scikit_learns_bit_for_bit(name, n, noise, seed):
+    X, y = load_dataset(name, n, noise, seed)
+    X0, y0 = SKLEARN[name](n, noise, seed)
+    np.testing.assert_array_equal(X, X0)
+    np.testing.assert_array_equal(y, y0)
+    assert X.flags.c_contiguous == X0.flags.c_contiguous  # the engine's products see one layout
+
+
+def test_drawing_every_dataset_does_not_import_scikit_learn():
+    """scikit-learn takes most of a second to import; the generators are NumPy only."""
+    code = ("import sys; from backproplab.datasets import load_dataset, heldout_sample; "
+            "[load_dataset(n) for n in ('moons', 'blobs', 'circles', 'spiral', 'xor')]; "
+            "heldout_sample('moons'); print('sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
 
 
 @pytest.mark.parametrize("name", list(DATASETS))
