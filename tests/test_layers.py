@@ -141,10 +141,11 @@ def test_a_commands_options_load_without_the_heavy_libraries(module):
 
 
 # Imports inside functions, each for a reason: a command's `run()` loads the work only when it
-# runs (so that --help answers at once); two functions keep a heavy library off a path that
-# does not need it.
+# runs (so that --help answers at once); three functions keep a heavy library off a path that
+# does not need it (backproplab.monitor: `import backproplab.monitor` loads no PyTorch).
 LAZY = {("backproplab.nn.network", "visualize_decision_boundary"): "matplotlib",
-        ("backproplab.report.parts", "cnn_part"): "PyTorch"}
+        ("backproplab.report.parts", "cnn_part"): "PyTorch",
+        ("backproplab.monitor", "__getattr__"): "PyTorch"}
 
 
 def test_backproplab_modules_are_imported_at_the_top_except_for_start_up():

@@ -2,11 +2,11 @@
 
 Modules (this package imports nothing; the commands import PyTorch only to run, not for --help):
   architecture  LAYERS: the network as one table of layers (PyTorch-free), read by the model,
-                the monitor, the checkpoints' check and the report (`shape_table`, `summary`)
+                the monitor (MONITORED: backproplab.monitor's layer map), the checkpoints'
+                check and the report (`shape_table`, `summary`)
   config        TrainConfig, DataConfig, MonitorConfig, RECIPES, with_recipe  (PyTorch-free)
   data          the dataset as one normalised tensor per split (files: backproplab.data)
   model         Net, built from the table; Dropout with an explicit generator
-  monitor       hooks -> torch statistics -> TensorBoard + stats.csv / histograms.csv
   distributed   Distributed: one process or one torchrun rank; rank 0 alone writes
   checkpoint    RunFiles (the run folder: an io.RunFolder marked by run.json), checkpoints,
                 saved models, TrainState

@@ -52,6 +52,12 @@ LAYERS = (
 )
 
 
+# What the monitor watches (backproplab.monitor's explicit layer map): layer -> (net-input
+# module, activation module, pooling module), None where the layer has none.
+MONITORED = {layer.name: layer.modules for layer in LAYERS}
+N_CLASSES = LAYERS[-1].n_out  # for the initial-loss rule: about ln 10 at the start
+
+
 def parameter_shapes() -> dict[str, list[int]]:
     """Every parameter's name and shape, in the model's order: what a checkpoint must match."""
     return {name: shape for layer in LAYERS for name, shape in layer.parameter_shapes().items()}

@@ -24,15 +24,16 @@ from backproplab.cnn import architecture
 from backproplab.cnn import model as net
 from backproplab.cnn.config import MonitorConfig, TrainConfig
 from backproplab.cnn.distributed import Distributed
-from backproplab.cnn.monitor import Monitor
 from backproplab.errors import BackproplabError
 from backproplab.io import RunFolder, atomic_path, write_json, write_text
+from backproplab.monitor import health
+from backproplab.monitor.watcher import Monitor
 
 CHECKPOINT_FORMAT = "backproplab-cnn-checkpoint/1"
 MODEL_FORMAT = "backproplab-cnn-model/1"
 # Files a run folder holds besides run.json; --overwrite removes these and nothing else.
 RUN_FILES = ("checkpoint.pt", "model.pt", "stats.csv", "histograms.csv", "metrics.csv",
-             "metrics.json", "events.out.tfevents.*")
+             "metrics.json", "health.json", "events.out.tfevents.*")
 # Fields that may differ when a run is resumed (they do not change what is computed); --epochs
 # may also grow, to train a finished run further, unless the schedule depends on it.
 RESUME_FREE = ("device", "threads", "channels_last", "logdir", "resume", "overwrite",
@@ -111,12 +112,15 @@ class RunFiles:
         return TrainState(**checkpoint["state"])
 
     @contextlib.contextmanager
-    def monitor(self, config: MonitorConfig, resumed_at: int | None, finished: bool):
-        """The run's Monitor, writing TensorBoard events on rank 0 (none for a finished run).
+    def monitor(self, config: MonitorConfig, model, optimizer, resumed_at: int | None,
+                finished: bool):
+        """The run's Monitor (backproplab.monitor) of `model`, the layers of the architecture's
+        table; rank 0 alone monitors and writes TensorBoard events (none for a finished run).
 
-        A run resumed at step `resumed_at` continues its CSVs and hides the interrupted run's
-        events from that step on, the first it trains again. The event file is closed (flushed)
-        on the way out, also on Ctrl-C.
+        A run resumed at step `resumed_at` continues its CSVs and health evidence and hides the
+        interrupted run's events from that step on, the first it trains again. On the way out
+        the hooks are removed, the run is judged (health.json, TensorBoard's text) and the
+        event file closed (flushed), also on Ctrl-C.
         """
         writer = None
         if self.dist.is_main and not finished:
@@ -124,12 +128,18 @@ class RunFiles:
             from torch.utils.tensorboard import SummaryWriter
 
             writer = SummaryWriter(str(self.path), purge_step=resumed_at, flush_secs=30)
-        monitor = Monitor(config, writer)
+        every = config.monitor_every if self.dist.is_main and not finished else 0
+        monitor = Monitor(model, every, architecture.MONITORED, writer=writer,
+                          optimizer=optimizer, n_classes=architecture.N_CLASSES,
+                          bins=config.hist_bins, start_step=resumed_at or 0)
         if resumed_at is not None and self.dist.is_main:
             monitor.load_csv(self.path)  # written with the checkpoint, so it ends where it ends
         try:
             yield monitor
         finally:
+            monitor.close()
+            if self.dist.is_main and not finished:  # the CSVs stay as the checkpoint left them
+                health.save(self.path, monitor.verdicts, monitor.evidence, monitor.n_classes)
             if writer is not None:
                 writer.close()
 
@@ -149,7 +159,7 @@ class RunFiles:
         }
         with atomic_path(self.path / "checkpoint.pt") as tmp:
             torch.save(payload, tmp)
-        monitor.save_csv(self.path)
+        monitor.save(self.path)
         write_text(self.path / "metrics.csv", _history_csv(state.history))
         write_json(self.path / "metrics.json", {"config": config_identity(config),
                                                 "data": data_identity, "history": state.history})

@@ -21,6 +21,7 @@ import sys
 from backproplab import config as flags
 from backproplab.cnn.config import RECIPES, DataConfig, MonitorConfig, TrainConfig, with_recipe
 from backproplab.errors import require
+from backproplab.monitor import health
 
 DRY_RUN = {"train_limit": 512, "test_limit": 256}  # --dry-run: every stage in seconds
 
@@ -67,6 +68,7 @@ def run(args) -> int:
         final = result.final
         print(f"{result.logdir}: test accuracy {final['test/accuracy']:.2%}, test loss "
               f"{final['test/loss']:.4f} after {final['epoch']} epochs, {result.time:.1f} s")
+        print(health.report(result.verdicts))
     return 0
 
 

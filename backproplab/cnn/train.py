@@ -20,7 +20,6 @@ accuracies are summed over ranks; rank 0 alone writes TensorBoard, CSV and check
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import math
 import signal
@@ -37,7 +36,8 @@ from backproplab.cnn.checkpoint import RunFiles, TrainState, config_identity, sa
 from backproplab.cnn.config import DataConfig, MonitorConfig, TrainConfig
 from backproplab.cnn.data import Tensors, load_tensors
 from backproplab.cnn.distributed import Distributed
-from backproplab.cnn.monitor import Monitor
+from backproplab.monitor import Verdict
+from backproplab.monitor.watcher import Monitor
 from backproplab.progress import Progress
 
 
@@ -63,6 +63,7 @@ class RunResult:
     steps: int
     resumed: bool
     model: Path | None  # LOGDIR/model.pt, written with save_model
+    verdicts: list[Verdict]  # the training-health rules that fired (LOGDIR/health.json)
 
     @property
     def final(self) -> dict:
@@ -133,7 +134,7 @@ def train(config: TrainConfig, data_config: DataConfig | None = None,
         resumed_at = state.step if checkpoint is not None else None
         finished = state.epoch >= config.epochs  # a finished run is read back, not trained
 
-        with files.monitor(monitor_config, resumed_at, finished) as monitor, \
+        with files.monitor(monitor_config, model, optimizer, resumed_at, finished) as monitor, \
                 Stopper(dist, on_step) as stop:
             run = Run(config, dist, data, model, dist.wrap(model), optimizer, scheduler, monitor,
                       steps_per_epoch)
@@ -151,7 +152,8 @@ def train(config: TrainConfig, data_config: DataConfig | None = None,
             save_model(files.path / "model.pt", model, config, data.identity())
         return RunResult(files.path, config_identity(config), data.source.describe(),
                          state.history, state.elapsed, state.step, checkpoint is not None,
-                         files.path / "model.pt" if config.save_model else None)
+                         files.path / "model.pt" if config.save_model else None,
+                         monitor.verdicts)
     finally:
         dist.stop()
 
@@ -167,16 +169,13 @@ def train_epoch(run: Run, state: TrainState, epoch: int, stop: Stopper, progress
     model.train()
     for i in range(state.batch, len(batches)):
         idx = batches[i]
-        monitored = dist.is_main and monitor.due(state.step)
-        with monitor.capture(model) if monitored else contextlib.nullcontext():
-            with autocast(config, dist.device):
-                out = run.ddp(X[idx])
+        with autocast(config, dist.device):
+            out = run.ddp(X[idx])
         loss = F.nll_loss(out.float(), Y[idx])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if monitored:  # after backward: gradients exist; before the update
-            monitor.log_step(state.step, epoch, model, loss, _lr(optimizer))
         optimizer.step()
+        monitor.step(loss, epoch)  # after the update, before the schedule: this step's lr
         if config.scheduler == "onecycle":  # per step ("step" is per epoch: end_epoch)
             run.scheduler.step()
         state.loss_sum += float(loss.detach()) * len(idx)
@@ -210,7 +209,7 @@ def end_epoch(run: Run, state: TrainState, epoch: int, row: dict, progress) -> N
     state.history.append(row)
     if run.dist.is_main:
         _print_epoch(row, progress)
-        run.monitor.log_epoch(state.step - 1, epoch, {k: v for k, v in row.items() if "/" in k})
+        run.monitor.log({k: v for k, v in row.items() if "/" in k}, state.step - 1, epoch)
     if run.config.scheduler == "step":
         run.scheduler.step()
     state.epoch, state.batch, state.loss_sum, state.count = epoch + 1, 0, 0.0, 0
@@ -347,10 +346,6 @@ def _print_epoch(row: dict, progress) -> None:
         if "val/accuracy" in row:
             parts.append(f"val accuracy {row['val/accuracy']:.2%}")
         print(", ".join(parts) + f" ({row['time']:.1f} s)", flush=True)
-
-
-def _lr(optimizer) -> float:
-    return optimizer.param_groups[0]["lr"]
 
 
 def _seed(*parts) -> int:

@@ -6,7 +6,7 @@ import torch
 
 from backproplab.cnn import architecture
 from backproplab.cnn import model as net
-from backproplab.cnn.monitor import LAYERS as MONITORED
+from backproplab.cnn.architecture import MONITORED
 
 
 def test_the_models_parameters_are_the_tables():

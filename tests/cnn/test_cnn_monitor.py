@@ -1,4 +1,5 @@
-"""What the monitor writes: every tag in the event file, statistics that match the tensors."""
+"""What the CNN's monitor (backproplab.monitor on the architecture's layers) writes: every tag
+in the event file, statistics that match the tensors, and the health verdicts."""
 
 from __future__ import annotations
 
@@ -7,8 +8,33 @@ import csv
 import pytest
 import torch
 
+from backproplab.cnn import architecture
 from backproplab.cnn import model as net
-from backproplab.cnn.monitor import quantities, tags
+from backproplab.monitor import health
+
+STATS = ("min", "max", "mean", "std")
+
+
+def quantities() -> list[tuple[str, str]]:
+    """(layer, quantity) pairs monitored, in the model's order."""
+    pairs = []
+    for layer, (_, act, pool) in architecture.MONITORED.items():
+        pairs += [(layer, "weight"), (layer, "bias"), (layer, "net_input")]
+        pairs += [(layer, "activation")] * (act is not None)
+        pairs += [(layer, "pooled")] * (pool is not None)
+    return pairs
+
+
+def tags() -> list[str]:
+    """Every tag the monitor writes on a monitored step of a relu run."""
+    out = ["train/loss", "train/lr", "train/loss_mean"] + [f"health/{r}" for r in health.RULES]
+    for layer, quantity in quantities():
+        out += [f"{layer}/{quantity}/{s}" for s in STATS] + [f"{layer}/{quantity}/hist"]
+        if quantity in ("weight", "bias"):
+            out += [f"{layer}/{quantity}/grad_norm", f"{layer}/{quantity}/update_ratio"]
+        if quantity == "activation":
+            out.append(f"{layer}/activation/dead")
+    return out
 
 
 @pytest.fixture
