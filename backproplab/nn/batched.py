@@ -28,11 +28,12 @@ order, as the engine's sum over examples does; the hidden layers' products are t
 calls of each network alone; and the one wide product of layer 0 sums each network's terms as
 its own product does (checked against OpenBLAS for up to 32 networks of widths 2-8). A layer
 with a side of width 1 ("thin") is the exception: its products are matrix-vector ones or outer
-products, for which NumPy and BLAS choose the routine by shape and strides (stacked, another
-routine; strided, another summation), and a network alone sums an (N, 1) delta pairwise rather
-than row by row. So a thin layer's products and bias sums are made network by network, on
-C-contiguous copies of each network's columns, exactly as alone; its weights are stored
-stacked, (S, d, d'), even for layer 0. The rest of the pass stays one call for all.
+products, for which NumPy and BLAS choose the routine by shape and strides (stacked side by
+side, another routine; on strided columns, another summation), and a network alone sums an
+(N, 1) delta pairwise rather than row by row. So a thin layer works on a copy of its wide
+arrays laid out as S networks alone, (S, N, d) C-contiguous: one matmul over it makes each
+network's very call, one sum each network's pairwise one. Its weights are stored stacked,
+(S, d, d'), even in layer 0. The rest of the pass is unchanged.
 
 `W`, `b`, `z`, `a` and the gradients are also offered as stacked views, W[l]: (S, d_l,
 d_{l+1}), b[l]: (S, 1, d_{l+1}), z and a: (S, N, d), writing through to the same memory;
@@ -95,10 +96,16 @@ def _stacked(A, S):
     return A.reshape(len(A), S, -1).transpose(1, 0, 2)
 
 
-def _alone(A, S, shared=False):
-    """Each network's block of a wide (N, S*d) array as a C-contiguous (N, d) copy, the layout
-    of a network alone; with `shared` (X, the input of every network), A itself S times."""
-    return [A] * S if shared else [np.ascontiguousarray(A_s) for A_s in _stacked(A, S)]
+def _alone(A, S):
+    """A wide (N, S*d) array as a C-contiguous (S, N, d) copy: block s is network s's (N, d)
+    array laid out as it is in a network alone."""
+    return np.ascontiguousarray(_stacked(A, S))
+
+
+def _wide(A):
+    """An (S, N, d) array as a wide C-contiguous (N, S*d) one (a copy)."""
+    S, N, d = A.shape
+    return np.ascontiguousarray(A.transpose(1, 0, 2)).reshape(N, S * d)
 
 
 class BatchedNetwork:
@@ -121,7 +128,7 @@ class BatchedNetwork:
                                      for lam in _per_network("reg_lambda", reg_lambda, S)])
         self._runs = _runs(self.activations)
         pairs = list(zip(dims[:-1], dims[1:]))
-        # Layers with a side of width 1 multiply network by network (see `_products_alone`).
+        # Layers with a side of width 1 multiply on copies laid out as alone (`_thin_product`).
         self._thin = {l for l, pair in enumerate(pairs) if S > 1 and min(pair) == 1}
         # W[0] wide, (d_0, S*d_1): column block s is network s. Hidden (and thin) W[l] stacked,
         # (S, d, d'): W[l][s] is C-contiguous.
@@ -154,7 +161,7 @@ class BatchedNetwork:
             for l, W_l in enumerate(W):
                 self.W[l][s] = W_l
         self._y, self._Y = None, None
-        self._inputs = {}  # a thin layer's input, network by network, for its dW
+        self._inputs = {}  # a thin layer's input as `_alone` lays it out, for its dW
         self.history = {}
 
     def __repr__(self):
@@ -246,8 +253,9 @@ class BatchedNetwork:
         self._a, self._z = [X], []
         for l, b in enumerate(self._bWide):
             if l in self._thin:
-                self._inputs[l] = _alone(self._a[l], len(self), shared=l == 0)
-                z = self._products_alone(self._inputs[l], l)
+                # X (layer 0) broadcasts: every network reads it as it is, as alone
+                self._inputs[l] = self._a[l] if l == 0 else _alone(self._a[l], len(self))
+                z = self._thin_product(self._inputs[l], l)
             else:
                 z = self._product(self._a[l], l)
             z += b
@@ -267,17 +275,15 @@ class BatchedNetwork:
         np.matmul(_stacked(A, S), W.transpose(0, 2, 1) if back else W, out=_stacked(out, S))
         return out
 
-    def _products_alone(self, inputs, l, back=False):
-        """`_product` of a thin layer (a side of width 1) network by network, from each
-        network's C-contiguous (N, d) input (`_alone`): A_s @ W[l][s] (A_s @ W[l][s]^T with
-        `back`), wide (N, S*d) out. Such products are matrix-vector ones or outer products, for
-        which NumPy and BLAS pick the routine by shape and strides, so each is made exactly as
-        a network alone makes it: its own contiguous arrays, a fresh result."""
-        S, W = len(self), self._Wl[l]
-        out = np.empty((len(inputs[0]), S * W.shape[1 if back else 2]))
-        for A_s, W_s, out_s in zip(inputs, W, _stacked(out, S)):
-            out_s[:] = A_s @ (W_s.T if back else W_s)
-        return out
+    def _thin_product(self, A, l, back=False):
+        """`_product` of a thin layer (a side of width 1): A[s] @ W[l][s] (A[s] @ W[l][s]^T
+        with `back`) for A laid out as alone, (S, N, d) from `_alone` (or X), wide (N, S*d)
+        out. Such products are matrix-vector ones or outer products, for which NumPy and BLAS
+        choose the routine by shape and strides; on these copies one matmul makes, network
+        by network, the very call of a network alone (same shapes, strides and contiguous
+        result), where on the wide array's columns it would make another."""
+        W = self._Wl[l]
+        return _wide(np.matmul(A, W.transpose(0, 2, 1) if back else W))
 
     def _one_hot(self, y):
         """one_hot(y) for every network, side by side; kept while y is the same array."""
@@ -297,24 +303,22 @@ class BatchedNetwork:
         S = len(self)
         delta = self._a[-1] - self._one_hot(y)  # softmax + cross-entropy: dL/dz = probs - y
         for l in reversed(range(len(self._Wl))):
-            if l in self._thin:  # network by network, as alone (see `_products_alone`)
+            if l in self._thin:  # on copies laid out as alone (see `_thin_product`)
                 deltas = _alone(delta, S)
-                for a_s, delta_s, dW_s in zip(self._inputs[l], deltas, self._dWl[l]):
-                    np.matmul(a_s.T, delta_s, out=dW_s)  # dW_s is C-contiguous, as alone
+                np.matmul(np.swapaxes(self._inputs[l], -1, -2), deltas, out=self._dWl[l])
             elif l == 0:  # X is shared: one product, X^T delta, column block s for network s
                 np.matmul(X.T, delta, out=self._dWl[0])
             else:  # a_s^T delta_s, the very BLAS call of network s alone
                 np.matmul(_stacked(self._a[l], S).transpose(0, 2, 1), _stacked(delta, S),
                           out=self._dWl[l])
             if l in self._thin and self.dims[l + 1] == 1:
-                # A network alone sums its (N, 1) delta as one contiguous vector, pairwise;
-                # the column sums of the wide delta would add its rows in order instead.
-                for s, delta_s in enumerate(deltas):
-                    self._dbWide[l][s:s + 1] = delta_s.sum(axis=0)
+                # A network alone sums its (N, 1) delta as one contiguous vector, pairwise, as
+                # the copy's sums over N do; the wide delta's column sums add row by row.
+                self._dbWide[l][:] = deltas.sum(axis=1)[:, 0]
             else:
                 np.add.reduce(delta, axis=0, out=self._dbWide[l])
             if l > 0:  # back through W[l] and the activation of layer l-1
-                delta = (self._products_alone(deltas, l, back=True) if l in self._thin
+                delta = (self._thin_product(deltas, l, back=True) if l in self._thin
                          else self._product(delta, l, back=True))
                 delta *= self._activate(self._z[l - 1], l - 1, derivative=True)
         # + reg_lambda W, per network and for all layers in one go: the engine's a^T delta +
