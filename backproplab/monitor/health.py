@@ -147,9 +147,9 @@ class Verdict:
     """A rule that fired: which, where, when, the measured value, and what to do about it."""
 
     rule: str  # a key of RULES
-    layer: str | None  # the layer it is about; None: the whole model
+    layers: list  # the layers it is about, in the model's order; []: the whole model
     step: int  # the last step of the evidence (nonfinite_loss: the first bad step)
-    value: float  # the measured value the threshold was applied to
+    value: float  # the measured value the threshold was applied to (the worst layer's)
     summary: str  # one line, with the numbers
     threshold: str
     explanation: str
@@ -209,11 +209,9 @@ def check(evidence: Evidence, n_classes: int | None = None) -> list[Verdict]:
     `n_classes`: for the initial-loss rule (skipped when None)."""
     out = []
     out += _initial_loss(evidence, n_classes)
-    for layer, _ in evidence.layers_with("weight", "update_ratio"):
-        out += _band(evidence, layer)
-    for rule, stat in (("dead", "dead"), ("saturated", "saturated")):
-        for layer, quantity in evidence.layers_with(None, stat):
-            out += _mostly(evidence, rule, layer, quantity)
+    out += _band(evidence)
+    out += _mostly(evidence, "dead")
+    out += _mostly(evidence, "saturated")
     out += _gradient_ratio(evidence)
     out += _nonfinite(evidence)
     out += _stalled(evidence)
@@ -227,10 +225,15 @@ def counts(verdicts: list[Verdict]) -> dict[str, int]:
 
 # --------------------------------------------------------------------------- the rules
 
-def _verdict(rule: str, layer, step, value, summary) -> Verdict:
+def _verdict(rule: str, layers: list, step, value, summary) -> Verdict:
     r = RULES[rule]
-    return Verdict(rule, layer, int(step), float(value), summary, r.threshold, r.explanation,
-                   r.reference)
+    return Verdict(rule, list(layers), int(step), float(value), summary, r.threshold,
+                   r.explanation, r.reference)
+
+
+def _listed(found: list) -> str:
+    """"conv2 (0.014), fc1 (0.012)" from [(layer, value text), ...]."""
+    return ", ".join(f"{layer} ({value})" for layer, value in found)
 
 
 def _late(values: list) -> list:
@@ -257,35 +260,49 @@ def _initial_loss(evidence: Evidence, n_classes):
     loss0, expected = losses[0][1], math.log(n_classes)
     if not math.isfinite(loss0) or abs(loss0 - expected) <= THRESHOLDS["initial_loss"] * expected:
         return []
-    return [_verdict("initial_loss", None, 0, loss0,
+    return [_verdict("initial_loss", [], 0, loss0,
                      f"initial loss {loss0:.3g}, far from ln {n_classes} = {expected:.3g} "
                      f"({'above' if loss0 > expected else 'below'}): check the "
                      "initialisation and the labels")]
 
 
-def _band(evidence: Evidence, layer: str):
-    late = _late(evidence.get(layer, "weight", "update_ratio"))
+def _band(evidence: Evidence):
+    """One verdict per side of the band, naming each layer outside it with its median."""
     low, high = THRESHOLDS["update_ratio_low"], THRESHOLDS["update_ratio_high"]
+    out = []
     for outside, word, hint in ((lambda v: v < low, f"below {low:g}", "too low"),
                                 (lambda v: v > high, f"above {high:g}", "too high")):
-        if _persistent(late, outside):
-            median = _median(late)
-            return [_verdict("update_ratio", layer, late[-1][0], median,
-                             f"{layer}: update:weight ratio {median:.2g} ({word}, median of "
-                             f"steps {late[0][0]}-{late[-1][0]}): learning rate {hint}?")]
-    return []
+        found, last = [], 0
+        for layer, _ in evidence.layers_with("weight", "update_ratio"):
+            late = _late(evidence.get(layer, "weight", "update_ratio"))
+            if _persistent(late, outside):
+                found.append((layer, _median(late)))
+                last = max(last, late[-1][0])
+        if found:
+            worst = (min if hint == "too low" else max)(v for _, v in found)
+            where = _listed([(layer, f"{v:.2g}") for layer, v in found])
+            out.append(_verdict("update_ratio", [layer for layer, _ in found], last, worst,
+                                f"update:weight ratio {word} in {where} (medians over the "
+                                f"run's second half): learning rate {hint}?"))
+    return out
 
 
-def _mostly(evidence: Evidence, rule: str, layer: str, quantity: str):
-    late = _late(evidence.get(layer, quantity, rule))
-    if not _persistent(late, lambda v: v > THRESHOLDS[rule]):
+def _mostly(evidence: Evidence, rule: str):
+    """One verdict naming every layer mostly dead (or saturated), with its median fraction."""
+    found, last = [], 0
+    for layer, quantity in evidence.layers_with(None, rule):
+        late = _late(evidence.get(layer, quantity, rule))
+        if _persistent(late, lambda v: v > THRESHOLDS[rule]):
+            where = layer if quantity == "activation" else f"{layer} {quantity}"
+            found.append((where, _median(late)))
+            last = max(last, late[-1][0])
+    if not found:
         return []
-    median = _median(late)
-    where = layer if quantity == "activation" else f"{layer} ({quantity})"
-    what = "of its ReLU units dead" if rule == "dead" else "of its outputs saturated"
-    return [_verdict(rule, layer, late[-1][0], median,
-                     f"{where}: {median:.0%} {what} (median of steps {late[0][0]}-"
-                     f"{late[-1][0]})")]
+    what = "ReLU units dead" if rule == "dead" else "outputs saturated"
+    return [_verdict(rule, [where for where, _ in found], last, max(v for _, v in found),
+                     f"layers mostly {'dead' if rule == 'dead' else 'saturated'}: "
+                     f"{_listed([(w, f'{v:.0%} of {what}') for w, v in found])} (medians over "
+                     "the run's second half)")]
 
 
 def _gradient_ratio(evidence: Evidence):
@@ -303,9 +320,10 @@ def _gradient_ratio(evidence: Evidence):
                                 ("exploding", lambda v: v > THRESHOLDS["exploding"], "grows")):
         if _persistent(late, outside):
             median = _median(late)
-            return [_verdict(rule, first, late[-1][0], median,
+            factor = f"by {max(median, 1 / median):.2g}x" if median > 0 else "to 0"
+            return [_verdict(rule, [first, last], late[-1][0], median,
                              f"gradient norm of {first} / {last} = {median:.2g}: the gradient "
-                             f"{word} by {max(median, 1 / median):.2g}x from {last} to {first}")]
+                             f"{word} {factor} from {last} to {first}")]
     return []
 
 
@@ -314,7 +332,7 @@ def _nonfinite(evidence: Evidence):
     if not bad:
         return []
     step = int(bad[0][1])
-    return [_verdict("nonfinite_loss", None, step, step,
+    return [_verdict("nonfinite_loss", [], step, step,
                      f"loss NaN or infinite at step {step}")]
 
 
@@ -328,7 +346,7 @@ def _stalled(evidence: Evidence):
     first = losses[0][1]
     if last >= (1 - THRESHOLDS["stall_decrease"]) * before and \
             last >= THRESHOLDS["stall_level"] * first:
-        return [_verdict("stalled_loss", None, losses[-1][0], last,
+        return [_verdict("stalled_loss", [], losses[-1][0], last,
                          f"loss stalled at {last:.3g} over steps {losses[-w][0]}-"
                          f"{losses[-1][0]} (it started at {first:.3g})")]
     return []

@@ -300,7 +300,7 @@ class Monitor:
                     self._saturated[key] = saturated_fraction(t, kind)
             if kind == "dead" and t.dim() > 1:
                 dims = [d for d in range(t.dim()) if d != unit_dim % t.dim()]
-                active = t.amax(dim=dims) > 0
+                active = ~(t.amax(dim=dims) <= 0)  # NaN is no evidence of a dead unit
                 before = self._active_units.get(key)
                 if before is not None and before.shape == active.shape:
                     active = active | before
