@@ -42,7 +42,7 @@ THRESHOLDS = {
     "vanishing": 1e-3,  # ||grad first layer|| / ||grad last layer|| below this
     "exploding": 1e3,  # above this
     "stall_decrease": 0.01,  # the last quarter's mean loss fell < 1% below the quarter before
-    "stall_level": 0.5,  # ... while still above half the initial loss
+    "stall_level": 0.9,  # ... while still above 90% of the first loss (it never learned)
     "persistent": 0.8,  # a trend rule fires when it holds in >= 80% of the late samples
 }
 SATURATION = 0.99  # tanh |a| > 0.99; sigmoid a < 0.01 or a > 0.99 (as studies.diagnostics)
@@ -78,8 +78,8 @@ RULES = {r.name: r for r in (
          "wrong number of classes, a loss that is averaged differently). Check the data "
          "pipeline and the initialisation before tuning anything else.", f"{CS231N}; {KARPATHY}"),
     Rule("update_ratio", "update:weight ratio outside [1e-4, 1e-2]",
-         f"||dW|| / ||W|| of one optimiser step < {THRESHOLDS['update_ratio_low']:g} or > "
-         f"{THRESHOLDS['update_ratio_high']:g} in >= 80% of the late samples",
+         f"||dW|| / ||W|| of one optimiser step < {THRESHOLDS['update_ratio_low']:g} (but not 0) "
+         f"or > {THRESHOLDS['update_ratio_high']:g} in >= 80% of the late samples",
          "The size of one update relative to the weights it changes should be around 1e-3. "
          "Persistently much smaller, and the layer barely moves: the learning rate is too low "
          "(or the gradients vanish before reaching it), and training will be slow. Much "
@@ -169,6 +169,8 @@ class Evidence:
     weighted: list = field(default_factory=list)  # layers with a net input, in order
 
     def add(self, step: int, layer: str, quantity: str, stat: str, value: float) -> None:
+        if layer == "health":  # the rules' own counts (health/{rule}) are no evidence
+            return
         self.series.setdefault((layer, quantity, stat), []).append((int(step), float(value)))
         if quantity == "net_input" and layer not in self.weighted:
             self.weighted.append(layer)
@@ -270,7 +272,9 @@ def _band(evidence: Evidence):
     """One verdict per side of the band, naming each layer outside it with its median."""
     low, high = THRESHOLDS["update_ratio_low"], THRESHOLDS["update_ratio_high"]
     out = []
-    for outside, word, hint in ((lambda v: v < low, f"below {low:g}", "too low"),
+    # a zero update is no evidence of a low rate: a frozen layer, or no gradient (dead units,
+    # a vanished gradient: their own rules)
+    for outside, word, hint in ((lambda v: 0 < v < low, f"below {low:g}", "too low"),
                                 (lambda v: v > high, f"above {high:g}", "too high")):
         found, last = [], 0
         for layer, _ in evidence.layers_with("weight", "update_ratio"):

@@ -379,8 +379,7 @@ class Monitor:
         quantity, _, stat = rest.rpartition("/")
         self.stats_rows.append(f"{step},{epoch},{layer},{quantity or stat},"
                                f"{stat if quantity else ''},{float(value)!r}")
-        if layer != "health":
-            self.evidence.add(step, layer, quantity, stat, value)
+        self.evidence.add(step, layer, quantity, stat, value)
 
 
 class _Functions(TorchFunctionMode):

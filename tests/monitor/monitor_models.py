@@ -54,6 +54,12 @@ def blobs(n=256, d=5, classes=3, seed=0):
     return means[y] + torch.randn(n, d, generator=g), y
 
 
+def noisy_blobs(n=2048, d=5, classes=3, seed=0):
+    """Overlapping classes: the gradient stays noisy for the whole of a short run."""
+    X, y = blobs(n, d, classes, seed)
+    return X * 0.3 + torch.randn(X.shape, generator=torch.Generator().manual_seed(seed + 1)), y
+
+
 def fit(model, batches, optimizer, monitor=None, loss_fn=F.cross_entropy):
     """The user's loop: forward, loss, backward, step, then `monitor.step(loss)`."""
     losses = []
