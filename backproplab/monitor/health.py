@@ -16,7 +16,8 @@ it the rows it writes to stats.csv, the NumPy studies their diagnostics
 
 Rules (thresholds in THRESHOLDS): a rule about a trend judges the run's second half ("late"):
 it fires when its condition holds in at least 80% of those samples, so that one noisy sample
-neither raises nor hides it.
+neither raises nor hides it. One cause, one verdict: an update ratio too low is not reported
+when dead layers or a vanishing gradient (which make updates tiny) are.
 """
 
 from __future__ import annotations
@@ -112,8 +113,9 @@ RULES = {r.name: r for r in (
          "The gradient reaching the first layer is a thousand times smaller than at the last: "
          "each layer it passes through shrinks it (a sigmoid's derivative is at most 1/4), so "
          "the early layers hardly learn, however long you train. Typical of deep sigmoid or "
-         "tanh stacks and of saturated units. Use ReLU-family activations, Glorot or He "
-         "initialisation, normalisation layers or residual connections, or fewer layers.",
+         "tanh stacks, of saturated units, and of dead ReLU layers (which pass no gradient). "
+         "Use ReLU-family activations, Glorot or He initialisation, normalisation layers or "
+         "residual connections, or fewer layers.",
          f"{GLOROT}; {HE}"),
     Rule("exploding", "exploding gradient",
          f"||grad W first layer|| / ||grad W last layer|| > {THRESHOLDS['exploding']:g} in "
@@ -211,10 +213,13 @@ def check(evidence: Evidence, n_classes: int | None = None) -> list[Verdict]:
     `n_classes`: for the initial-loss rule (skipped when None)."""
     out = []
     out += _initial_loss(evidence, n_classes)
-    out += _band(evidence)
+    band = _band(evidence)
+    out += band
     out += _mostly(evidence, "dead")
     out += _mostly(evidence, "saturated")
     out += _gradient_ratio(evidence)
+    if any(v.rule in ("dead", "vanishing") for v in out):  # they name why updates are tiny
+        out = [v for v in out if not (v in band and v.value < THRESHOLDS["update_ratio_low"])]
     out += _nonfinite(evidence)
     out += _stalled(evidence)
     return out

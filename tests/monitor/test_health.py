@@ -146,6 +146,12 @@ def test_a_trend_rule_needs_most_of_the_runs_second_half():
     assert health.check(evidence(**{"fc/weight/update_ratio": [0.0] * 10})) == []
 
 
+def test_tiny_updates_of_dead_layers_are_not_blamed_on_the_learning_rate():
+    tiny = {"fc/weight/update_ratio": [1e-6] * 10}
+    assert rules(health.check(evidence(**tiny))) == {"update_ratio"}
+    assert rules(health.check(evidence(**tiny, **{"fc/activation/dead": [1.0] * 10}))) == {"dead"}
+
+
 def test_the_gradient_ratio_compares_the_first_and_last_weighted_layers():
     e = evidence(**{"a/net_input/mean": [0] * 4, "a/weight/grad_norm": [1e-5] * 4,
                     "bn/weight/grad_norm": [1.0] * 4,
