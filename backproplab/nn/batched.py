@@ -1,10 +1,11 @@
 """Many small networks of one architecture trained as one: the seeds and settings of a study.
 
 `BatchedNetwork(dims, activation, reg_lambda, seeds=[0, 1, 2])` holds S = len(seeds) networks;
-`activation` and `reg_lambda` may be one value or one per network, so the settings of a study
-that share their layer sizes train in one stack. Network s starts from
-`init_parameters(dims, seeds[s])`, exactly the initialisation of `DeepNeuralNetwork(dims, ...,
-seed=seeds[s])`, and trains to the same numbers (tests/studies/test_batched.py).
+`activation`, `reg_lambda` and `init` may be one value or one per network, so the settings of a
+study that share their layer sizes train in one stack. Network s starts from
+`init_parameters(dims, seeds[s], init[s])`, exactly the initialisation of
+`DeepNeuralNetwork(dims, ..., seed=seeds[s], init=init[s])`, and trains to the same numbers
+(tests/studies/test_batched.py).
 
 Layout: the networks sit side by side along the feature axis, so each layer's net input and
 activation is one C-contiguous array z[l], a[l]: (N, S*d_l), network s in columns
@@ -54,7 +55,7 @@ import numpy as np
 
 from backproplab.checks import check_layer_dims, check_number, check_seeds, check_X, check_Xy
 from backproplab.nn.activations import ACTIVATIONS, activation_name
-from backproplab.nn.defaults import ACTIVATION, EPSILON, NUM_PASSES, REG_LAMBDA
+from backproplab.nn.defaults import ACTIVATION, EPSILON, INIT, NUM_PASSES, REG_LAMBDA
 from backproplab.nn.network import (
     DeepGradients,
     DeepNeuralNetwork,
@@ -118,7 +119,7 @@ class BatchedNetwork:
     """
 
     def __init__(self, nn_layer_dims=(2, 3, 2), activation=ACTIVATION, reg_lambda=REG_LAMBDA,
-                 seeds=(0,)):
+                 seeds=(0,), init=INIT):
         self.dims = dims = check_layer_dims(nn_layer_dims)
         self.seeds = seeds = check_seeds(seeds)
         S = len(seeds)
@@ -156,8 +157,9 @@ class BatchedNetwork:
             [np.tile(np.repeat(lam, d_out), d_in) if wide[l] else np.repeat(lam, d_in * d_out)
              for l, (d_in, d_out) in enumerate(pairs)])
         self._scratch = np.zeros(self._n_W)
+        inits = _per_network("init", init, S)  # one name, or one per network
         for s, seed in enumerate(seeds):
-            W, _ = init_parameters(dims, seed)  # biases start at zero, as theta does
+            W, _ = init_parameters(dims, seed, inits[s])  # biases start at zero, as theta does
             for l, W_l in enumerate(W):
                 self.W[l][s] = W_l
         self._y, self._Y = None, None

@@ -17,6 +17,10 @@ GRADCHECK_STEP = 1e-5  # h of the central differences
 GRADCHECK_THRESHOLD = 1e-6  # the largest relative error a correct backpropagation shows
 
 ACTIVATION_NAMES = ("tanh", "sigmoid", "relu", "leaky_relu", "identity")
+# Weight initialisations (nn.network.init_parameters): the tutorial's randn / sqrt(fan_in), the
+# problem set's, or He et al.'s randn * sqrt(2 / fan_in), made for ReLU layers.
+INIT = "tutorial"
+INIT_NAMES = ("tutorial", "he")
 
 
 def activation_name(name) -> str:

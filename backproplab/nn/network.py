@@ -13,7 +13,8 @@ trained as one, for the studies) uses too.
 Conventions (those of the classic nn-from-scratch tutorial, so numbers are comparable):
 - examples are rows: X is (N, d), W[l] is (d_l, d_{l+1}), b[l] is (d_{l+1},);
 - weights are drawn from `np.random.RandomState(seed)` layer by layer as
-  randn(d_in, d_out) / sqrt(d_in), biases start at zero; no global RNG state is touched;
+  randn(d_in, d_out) / sqrt(d_in) (`init="he"`: * sqrt(2 / d_in)), biases start at zero; no
+  global RNG state is touched;
 - loss L = -(1/N) sum_n log a2[n, y_n] + (reg_lambda / 2N) sum ||W||^2;
 - `backpropagation` returns the gradient of N*L (summed over examples, not averaged) as the
   problem set derives it, so a step is W -= epsilon * dW with the tutorial's epsilon = 0.01.
@@ -27,7 +28,15 @@ import numpy as np
 
 from backproplab.checks import check_layer_dims, check_number, check_X, check_Xy
 from backproplab.nn.activations import ACTIVATIONS, activation_name, log_softmax, softmax
-from backproplab.nn.defaults import ACTIVATION, EPSILON, NUM_PASSES, PRINT_EVERY, REG_LAMBDA
+from backproplab.nn.defaults import (
+    ACTIVATION,
+    EPSILON,
+    INIT,
+    INIT_NAMES,
+    NUM_PASSES,
+    PRINT_EVERY,
+    REG_LAMBDA,
+)
 from backproplab.nn.optim import SGD
 from backproplab.nn.training import train
 
@@ -48,10 +57,20 @@ class DeepGradients(NamedTuple):
     db: list
 
 
-def init_parameters(dims, seed):
-    """W[l] = randn(d_l, d_{l+1}) / sqrt(d_l) from one RandomState(seed), in layer order; b = 0."""
+def init_parameters(dims, seed, init=INIT):
+    """W[l] = randn(d_l, d_{l+1}) / sqrt(d_l) from one RandomState(seed), in layer order; b = 0.
+
+    init="he" scales the same draws by sqrt(2 / d_l) instead (He et al. 2015: a ReLU passes half
+    its input's variance, so twice the variance keeps the net inputs' scale through the layers).
+    """
+    if init not in INIT_NAMES:
+        raise ValueError(f"init={init!r} is not one of {', '.join(INIT_NAMES)}")
     rng = np.random.RandomState(seed)
-    W = [rng.randn(d_in, d_out) / np.sqrt(d_in) for d_in, d_out in zip(dims[:-1], dims[1:])]
+    pairs = list(zip(dims[:-1], dims[1:]))
+    if init == "he":
+        W = [rng.randn(d_in, d_out) * np.sqrt(2 / d_in) for d_in, d_out in pairs]
+    else:
+        W = [rng.randn(d_in, d_out) / np.sqrt(d_in) for d_in, d_out in pairs]
     b = [np.zeros(d_out) for d_out in dims[1:]]
     return W, b
 
@@ -167,11 +186,11 @@ class NeuralNetwork(Classifier):
     """
 
     def __init__(self, nn_input_dim=2, nn_hidden_dim=3, nn_output_dim=2,
-                 activation=ACTIVATION, reg_lambda=REG_LAMBDA, seed=0):
+                 activation=ACTIVATION, reg_lambda=REG_LAMBDA, seed=0, init=INIT):
         dims = check_layer_dims([nn_input_dim, nn_hidden_dim, nn_output_dim],
                                 name="[nn_input_dim, nn_hidden_dim, nn_output_dim]")
         super().__init__(dims, activation, reg_lambda, seed)
-        (self.W1, self.W2), (self.b1, self.b2) = init_parameters(dims, seed)
+        (self.W1, self.W2), (self.b1, self.b2) = init_parameters(dims, seed, init)
 
     def parameters(self):
         """[W1, b1, W2, b2], the arrays training updates in place."""
@@ -223,9 +242,9 @@ class DeepNeuralNetwork(Classifier):
     """
 
     def __init__(self, nn_layer_dims=(2, 3, 2), activation=ACTIVATION, reg_lambda=REG_LAMBDA,
-                 seed=0):
+                 seed=0, init=INIT):
         super().__init__(check_layer_dims(nn_layer_dims), activation, reg_lambda, seed)
-        self.W, self.b = init_parameters(self.dims, seed)
+        self.W, self.b = init_parameters(self.dims, seed, init)
 
     @property
     def nn_layer_dims(self):

@@ -18,6 +18,8 @@ from backproplab.datasets import dataset_info, load_dataset
 from backproplab.io import csv_text, savefig, write_text
 from backproplab.nn.network import DeepNeuralNetwork
 from backproplab.plots import boundary_grid, figure, plot_curves, plot_dataset
+from backproplab.studies import curves, geometry
+from backproplab.studies.diagnostics import DEAD_ACTIVATIONS, Dynamics
 from backproplab.studies.results import (
     SUMMARY_METRICS,
     Diagnostics,
@@ -35,6 +37,13 @@ from backproplab.studies.workers import worker_context, worker_init
 RESULT_COLUMNS = ["final_loss", "train_accuracy", "heldout_accuracy", "passes", "seconds"]
 EXTRA_COLUMNS = ["gap", "classes_predicted", "dead", "dead_max", "saturated",
                  "grad_norm_first", "grad_norm_last", "grad_ratio"]
+# After diverged and error: the boundary's shape (studies.geometry), the loss curve
+# (studies.curves) and the early training (studies.diagnostics.Dynamics).
+GEOMETRY_COLUMNS = ["regions", "islands", "length_ratio", "pieces", "turning", "cutout"]
+CURVE_COLUMNS = ["converged_pass", "spikes", "spike_size", "stalled"]
+DYNAMICS_COLUMNS = ["died", "death_pass", "first_step_shift", "first_step_scale"]
+NEW_COLUMNS = GEOMETRY_COLUMNS + CURVE_COLUMNS + DYNAMICS_COLUMNS
+EVENT_METRICS = ("death_pass",)  # summarised over the seeds where the event happened
 FAILED_MARGIN = 0.15  # held-out accuracy within this of chance counts as no decision boundary
 GAP_STEP = 0.01  # the gap "grows" once it exceeds its minimum by more than this
 
@@ -48,14 +57,15 @@ def build_outputs(spec: StudySpec, out_dir, the_plan: dict, results: list[Settin
     result = StudyResult(spec.name, out_dir, spec, the_plan["seeds"], the_plan["passes"],
                          settings=results, rows=rows, summary=summary,
                          seconds=float(sum(r.seconds for r in results)))
-    result.finding = finding(summary)
+    result.finding = " ".join([finding(summary), shape_line(summary), training_line(summary)])
     result.diagnosis = diagnose(summary, n_classes)
     keys = list(spec.vary)
     summary_rows = [r.to_row() for r in summary]
     result.tables = {
         "results": write_text(out_dir / "results.csv", csv_text(
             [r.to_row() for r in rows],
-            ["setting", *keys, "seed", *RESULT_COLUMNS, *EXTRA_COLUMNS, "diverged", "error"])),
+            ["setting", *keys, "seed", *RESULT_COLUMNS, *EXTRA_COLUMNS, "diverged", "error",
+             *NEW_COLUMNS])),
         "summary": write_text(out_dir / "summary.csv",
                               csv_text(summary_rows, list(summary_rows[0]))),
         "diagnostics": write_text(out_dir / "diagnostics.csv", _diagnostics_csv(results)),
@@ -110,8 +120,36 @@ def result_rows(spec, results: list[SettingResult]) -> list[SeedRow]:
                 passes=r.passes, seconds=r.seconds / len(r.networks),  # stacks train together
                 gap=n.train_accuracy - n.heldout_accuracy,
                 classes_predicted=n.classes_predicted, **_end_diagnostics(r.diagnostics, s),
-                diverged=float(bool(n.error)), error=n.error or ""))
+                diverged=float(bool(n.error)), error=n.error or "",
+                **_shape(spec, r, n), **_training(n, r.activation)))
     return rows
+
+
+def _shape(spec, result: SettingResult, n) -> dict:
+    """The network's Geometry columns (measured now when its file predates them)."""
+    g = n.geometry
+    if g is None:
+        g = geometry.network_geometry(n.parameters.W, n.parameters.b, result.activation,
+                                      _reference(spec), n.train_accuracy)
+    return {f: getattr(g, f) for f in GEOMETRY_COLUMNS}
+
+
+def _reference(spec):
+    return geometry.dataset_reference(spec.dataset, spec.n_samples, spec.noise, spec.data_seed,
+                                      dataset_info(spec.dataset).n_classes)
+
+
+def _training(n, activation) -> dict:
+    """The loss curve's measures and the early-training Dynamics of one network."""
+    c = n.curves
+    count, size = curves.spikes(c.loss)
+    d = n.dynamics or Dynamics.undefined()
+    relu = activation in DEAD_ACTIVATIONS and n.dynamics is not None
+    return {"converged_pass": curves.converged_pass(c.passes, c.loss), "spikes": float(count),
+            "spike_size": size, "stalled": float(curves.stalled(c.passes, c.loss)),
+            "died": float(not math.isnan(d.death_pass)) if relu else math.nan,
+            "death_pass": d.death_pass, "first_step_shift": d.first_step_shift,
+            "first_step_scale": d.first_step_scale}
 
 
 def summarize(spec, rows: list[SeedRow]) -> list[SummaryRow]:
@@ -120,7 +158,8 @@ def summarize(spec, rows: list[SeedRow]) -> list[SummaryRow]:
     for label in dict.fromkeys(r.setting for r in rows):
         group = [r for r in rows if r.setting == label]
         out.append(SummaryRow(label, group[0].values, len(group), **{
-            m: Stat.of([getattr(g, m) for g in group]) for m in SUMMARY_METRICS}))
+            m: (Stat.of_defined if m in EVENT_METRICS else Stat.of)(
+                [getattr(g, m) for g in group]) for m in SUMMARY_METRICS}))
     return out
 
 
@@ -182,6 +221,51 @@ def finding(summary: list[SummaryRow]) -> str:
                  f"({_pct(gaps[high])}) and smallest at {summary[low].setting} "
                  f"({_pct(gaps[low])})")
     return text + "."
+
+
+# (metric, name, format) of the shape sentence
+SHAPE = [("islands", "islands", "{:.1f}"),
+         ("length_ratio", "length relative to the simplest boundary as accurate", "{:.2f}x"),
+         ("pieces", "straight pieces", "{:.1f}"), ("turning", "turning", "{:.1f} rad"),
+         ("cutout", "boundary near outliers (cutouts)", "{:.0%}")]
+
+
+def _range(summary, metric, fmt) -> str | None:
+    """'a (setting) to b (setting)' over the settings' means, or 'a' when they all show the
+    same; None where the metric is undefined for every setting."""
+    rows = [r for r in summary if math.isfinite(getattr(r, metric).mean)]
+    if not rows:
+        return None
+    lo = min(rows, key=lambda r: getattr(r, metric).mean)
+    hi = max(rows, key=lambda r: getattr(r, metric).mean)
+    low, high = fmt.format(getattr(lo, metric).mean), fmt.format(getattr(hi, metric).mean)
+    if low != high:
+        return f"{low} ({lo.setting}) to {high} ({hi.setting})"
+    return low if len(rows) == len(summary) else f"{low} ({', '.join(r.setting for r in rows)})"
+
+
+def shape_line(summary: list[SummaryRow]) -> str:
+    """One sentence on the boundaries' shape (studies.geometry), means over seeds."""
+    parts = [f"{name} {text}" for metric, name, fmt in SHAPE
+             if (text := _range(summary, metric, fmt)) is not None]
+    return "Boundary shape (mean over seeds): " + "; ".join(parts) + "."
+
+
+def training_line(summary: list[SummaryRow]) -> str:
+    """One sentence on how training went: convergence, spikes, stalls, units that died."""
+    parts = [f"the loss came within 1% of its final value at pass "
+             f"{_range(summary, 'converged_pass', '{:,.0f}')}",
+             f"loss spikes per run {_range(summary, 'spikes', '{:.1f}')}"]
+    stalled = [r.setting for r in summary if r.stalled.mean > 0]
+    parts.append(f"stalled in {', '.join(stalled)}" if stalled else "no run stalled")
+    died = [r for r in summary if r.died.mean > 0]
+    if died:
+        parts.append("a whole hidden layer died in " + ", ".join(
+            f"{r.setting} ({r.died.mean:.0%} of seeds, at pass {r.death_pass.mean:,.0f} on "
+            "average)" for r in died))
+    elif any(math.isfinite(r.died.mean) for r in summary):
+        parts.append("no hidden layer died")
+    return "Training: " + "; ".join(parts) + "."
 
 
 def _ordered(summary: list[SummaryRow]) -> bool:
@@ -247,12 +331,23 @@ def _without_regularisation(row: SummaryRow, summary: list[SummaryRow]) -> Summa
         o.values[k] == v for k, v in others.items())), None)
 
 
+def shape_cells(r: SummaryRow) -> list[str]:
+    """islands, length ratio, straight pieces (or turning, for a smooth boundary), cutout:
+    the shape columns of the printed table and of the report's."""
+    curve = (f"{r.pieces.mean:.1f}" if math.isfinite(r.pieces.mean) else
+             f"{r.turning.mean:.1f} rad" if math.isfinite(r.turning.mean) else "-")
+    return [f"{r.islands.mean:.1f}" if math.isfinite(r.islands.mean) else "-",
+            f"{r.length_ratio.mean:.2f}x" if math.isfinite(r.length_ratio.mean) else "-",
+            curve, _pct(r.cutout.mean) if math.isfinite(r.cutout.mean) else "-"]
+
+
 def summary_text(spec, the_plan, summary: list[SummaryRow], finding_text, diagnosis) -> str:
     lines = [f"study {spec.name}: {spec.title or spec.dataset}",
              f"{len(the_plan['seeds'])} seeds x {the_plan['passes']} passes; "
              "seeds vary the weight initialisation, the training sample is fixed; held-out: "
              "1,000 fresh points", ""]
-    header = ["setting", "train acc", "held-out acc", "gap", "dead/sat", "grad in/out"]
+    header = ["setting", "train acc", "held-out acc", "gap", "dead/sat", "grad in/out",
+              "islands", "length", "pieces/turn", "cutout"]
     table = [header]
     for r in summary:
         inactive = r.dead.mean if math.isfinite(r.dead.mean) else r.saturated.mean
@@ -261,7 +356,7 @@ def summary_text(spec, the_plan, summary: list[SummaryRow], finding_text, diagno
                       f"{_pct(r.heldout_accuracy.mean)} ± {_pct(r.heldout_accuracy.std)}",
                       f"{100 * r.gap.mean:+.1f}", _pct(inactive) if math.isfinite(inactive)
                       else "-", f"{r.grad_ratio.mean:.2g}"
-                      if math.isfinite(r.grad_ratio.mean) else "-"])
+                      if math.isfinite(r.grad_ratio.mean) else "-", *shape_cells(r)])
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
         lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())

@@ -21,6 +21,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from backproplab.studies.diagnostics import Dynamics
+from backproplab.studies.geometry import Geometry
 from backproplab.studies.spec import StudySpec
 
 
@@ -84,11 +86,14 @@ class NetworkResult:
     parameters: Parameters
     diagnostics: Diagnostics
     seconds: float  # its share of the training time of its stack
+    geometry: Geometry | None = None  # its decision boundary's shape (None: not measured yet)
+    dynamics: Dynamics | None = None  # death of its units, the first step (None: not recorded)
 
     def diverged(self, error: str) -> NetworkResult:
         """This network recorded as part of a diverged setting: no numbers, the error."""
         return dataclasses.replace(self, final_loss=math.nan, train_accuracy=math.nan,
-                                   heldout_accuracy=math.nan, classes_predicted=0, error=error)
+                                   heldout_accuracy=math.nan, classes_predicted=0, error=error,
+                                   geometry=Geometry.undefined())
 
 
 @dataclass
@@ -139,7 +144,9 @@ class SettingResult:
                 "curves": [n.curves.to_dict() for n in nets],
                 "parameters": [n.parameters.to_dict() for n in nets],
                 "diagnostics": {"passes": diag.passes,
-                                **{m: v.tolist() for m, v in diag.metrics.items()}}}
+                                **{m: v.tolist() for m, v in diag.metrics.items()}},
+                "geometry": [n.geometry._asdict() if n.geometry else None for n in nets],
+                "dynamics": [n.dynamics._asdict() if n.dynamics else None for n in nets]}
 
     @classmethod
     def from_dict(cls, d: dict) -> SettingResult:
@@ -151,9 +158,18 @@ class SettingResult:
             d["heldout_accuracy"][s], d["classes_predicted"][s], d["error"][s],
             Curves.from_dict(d["curves"][s]), Parameters(**d["parameters"][s]),
             Diagnostics(d["diagnostics"]["passes"], **{m: v[:, s] for m, v in diag.items()}),
-            d["seconds"] / len(seeds)) for s, seed in enumerate(seeds)]
+            d["seconds"] / len(seeds), _optional(Geometry, d.get("geometry"), s),
+            _optional(Dynamics, d.get("dynamics"), s)) for s, seed in enumerate(seeds)]
         return cls(d["index"], d["label"], d["values"], d["dims"], d["activation"],
                    d["reg_lambda"], d["fit"], d["passes"], d["seconds"], networks)
+
+
+def _optional(kind, values, s):
+    """values[s] as a `kind` NamedTuple (None and JSON's null as NaN), or None when a file
+    written before it was measured has no such list."""
+    if values is None or values[s] is None:
+        return None
+    return kind(**{k: math.nan if v is None else v for k, v in values[s].items()})
 
 
 @dataclass
@@ -183,6 +199,23 @@ class SeedRow:
     grad_ratio: float
     diverged: float  # 1.0 when training diverged, else 0.0 (a mean over seeds is a fraction)
     error: str  # "" unless it diverged
+    # The boundary's shape (studies.geometry), in the window around the data:
+    regions: float  # connected regions of one class
+    islands: float  # regions enclosed by other classes
+    length_ratio: float  # boundary length / the simplest boundary's, as accurate on the data
+    pieces: float  # straight pieces (piecewise-linear activations; NaN otherwise)
+    turning: float  # total absolute curvature, radians (smooth activations; NaN otherwise)
+    cutout: float  # fraction of the boundary within reach of an outlier of another class
+    # Training (studies.curves, on the recorded loss curve):
+    converged_pass: float  # the first recorded pass with the loss within 1% of its final value
+    spikes: float  # rises of the loss above 1.1 x its running minimum
+    spike_size: float  # the largest, as loss / running minimum - 1 (0 without spikes)
+    stalled: float  # 1.0 when monitor.health's stalled-loss rule fires, else 0.0
+    # Early training (studies.diagnostics.Dynamics):
+    died: float  # 1.0 when a hidden layer died entirely (ReLU family), else 0.0; NaN otherwise
+    death_pass: float  # the pass it died at (NaN if it did not)
+    first_step_shift: float  # the first step's change of the net inputs' mean (in initial stds)
+    first_step_scale: float  # the net inputs' std after the first step / before
 
     def to_row(self) -> dict:
         """A flat dict, the varied values as columns of their own (a row of results.csv)."""
@@ -201,6 +234,14 @@ class Stat(NamedTuple):
         v = np.asarray(values, dtype=float)
         with np.errstate(all="ignore"):  # a diverged seed's inf gives NaN, not a warning
             return cls(float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0)
+
+    @classmethod
+    def of_defined(cls, values) -> Stat:
+        """Over the values that are not NaN (an event's pass over the seeds it happened to);
+        NaN when none is."""
+        v = np.asarray(values, dtype=float)
+        v = v[~np.isnan(v)]
+        return cls.of(v) if len(v) else cls(math.nan, math.nan)
 
 
 @dataclass
@@ -223,6 +264,20 @@ class SummaryRow:
     grad_ratio: Stat
     diverged: Stat
     seconds: Stat
+    regions: Stat
+    islands: Stat
+    length_ratio: Stat
+    pieces: Stat
+    turning: Stat
+    cutout: Stat
+    converged_pass: Stat
+    spikes: Stat
+    spike_size: Stat
+    stalled: Stat
+    died: Stat
+    death_pass: Stat  # over the seeds that died
+    first_step_shift: Stat
+    first_step_scale: Stat
 
     def to_row(self) -> dict:
         """A flat dict with the columns of summary.csv: setting, the varied values, seeds, then
@@ -239,8 +294,8 @@ class SummaryRow:
         metrics = {f"{m}_{s}" for m in SUMMARY_METRICS for s in ("mean", "std")}
         values = {k: v for k, v in row.items() if k not in {"setting", "seeds", *metrics}}
         return cls(row["setting"], values, row["seeds"],
-                   **{m: Stat(_number(row[f"{m}_mean"]), _number(row[f"{m}_std"]))
-                      for m in SUMMARY_METRICS})
+                   **{m: Stat(_number(row.get(f"{m}_mean")), _number(row.get(f"{m}_std")))
+                      for m in SUMMARY_METRICS})  # a record from before a metric existed: NaN
 
 
 def _number(x) -> float:

@@ -24,12 +24,13 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from backproplab.datasets import HELDOUT_SEED_OFFSET, heldout_sample, load_dataset
+from backproplab.datasets import HELDOUT_SEED_OFFSET, dataset_info, heldout_sample, load_dataset
 from backproplab.errors import BackproplabError
 from backproplab.io import RunFolder, now, write_json
 from backproplab.nn.batched import BatchedNetwork
 from backproplab.progress import Progress
 from backproplab.studies.diagnostics import Monitor
+from backproplab.studies.geometry import dataset_reference, network_geometry
 from backproplab.studies.outputs import build_outputs
 from backproplab.studies.presets import PRESETS, preset
 from backproplab.studies.results import (
@@ -113,6 +114,8 @@ def run_study(study, out_dir, *, seeds=SEEDS, passes=PASSES, jobs=None, first_se
     grid = settings(spec)
     done = {s.index: r for s in grid if (r := _load_setting(out_dir, s)) is not None}
     todo = [s for s in grid if s.index not in done]
+    if todo:  # once, here: the worker processes forked below inherit it
+        reference_of(spec)
     bar = _progress(progress, sum(_passes(s, passes) * seeds for s in todo), spec.name)
     try:
         for result in _train_all(spec, todo, the_plan, jobs, bar):
@@ -246,6 +249,12 @@ def plan_stacks(todo, the_plan, jobs=1) -> list[list[tuple[Setting, int]]]:
             for part in np.array_split(np.arange(len(nets)), k)]
 
 
+def reference_of(spec: StudySpec):
+    """The geometry reference of the study's training sample (cached per process)."""
+    return dataset_reference(spec.dataset, spec.n_samples, spec.noise, spec.data_seed,
+                             dataset_info(spec.dataset).n_classes)
+
+
 def train_stack(spec: StudySpec, stack, the_plan: dict, report=None) -> list[NetworkResult]:
     """Train a stack of networks [(setting, seed), ...] of one architecture as one
     BatchedNetwork; one NetworkResult per network, in stack order.
@@ -262,7 +271,8 @@ def train_stack(spec: StudySpec, stack, the_plan: dict, report=None) -> list[Net
     fit = {k: v for k, v in first.fit.items() if k != "num_passes"}
     start = time.perf_counter()
     net = BatchedNetwork(first.dims, [s.activation for s, _ in stack],
-                         [s.reg_lambda for s, _ in stack], seeds=[seed for _, seed in stack])
+                         [s.reg_lambda for s, _ in stack], seeds=[seed for _, seed in stack],
+                         init=[s.init for s, _ in stack])
     monitor = Monitor(X, y, the_plan["diagnostics_every"], report, REPORT_EVERY, len(stack))
     monitor.record(net, 0)
     error = None
@@ -279,10 +289,12 @@ def train_stack(spec: StudySpec, stack, the_plan: dict, report=None) -> list[Net
     if report is not None:
         report((passes % monitor.report_every) * len(stack))
     seconds = (time.perf_counter() - start) / len(stack)  # each network's share of the stack
-    return _network_results(net, stack, monitor, (X, y, X_val, y_val), passes, error, seconds)
+    return _network_results(net, stack, monitor, (X, y, X_val, y_val), passes, error, seconds,
+                            reference_of(spec))
 
 
-def _network_results(net, stack, monitor, data, passes, error, seconds) -> list[NetworkResult]:
+def _network_results(net, stack, monitor, data, passes, error, seconds, ref
+                     ) -> list[NetworkResult]:
     X, y, X_val, y_val = data
     S = len(stack)
     with np.errstate(all="ignore"):
@@ -295,7 +307,8 @@ def _network_results(net, stack, monitor, data, passes, error, seconds) -> list[
         else:
             loss = train_acc = val_acc = np.full(S, np.nan)
             classes = [0] * S
-    h, diag = net.history, monitor.arrays()
+    h, diag, dynamics = net.history, monitor.arrays(), monitor.dynamics()
+    weights = [([W[s] for W in net.W], [b[s, 0] for b in net.b]) for s in range(S)]
     return [NetworkResult(
         index=setting.index, seed=seed, final_loss=float(loss[s]),
         train_accuracy=float(train_acc[s]), heldout_accuracy=float(val_acc[s]),
@@ -303,9 +316,11 @@ def _network_results(net, stack, monitor, data, passes, error, seconds) -> list[
         curves=Curves(h["pass"], [float(v[s]) for v in h["loss"]],
                       [float(v[s]) for v in h["train_accuracy"]],
                       [float(v[s]) for v in h["val_accuracy"]]),
-        parameters=Parameters([W[s] for W in net.W], [b[s, 0] for b in net.b]),
+        parameters=Parameters(*weights[s]),
         diagnostics=Diagnostics(list(monitor.passes), **{m: v[:, s] for m, v in diag.items()}),
         seconds=seconds,
+        geometry=network_geometry(*weights[s], setting.activation, ref, float(train_acc[s])),
+        dynamics=dynamics[s],
     ) for s, (setting, seed) in enumerate(stack)]
 
 

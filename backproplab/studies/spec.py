@@ -27,6 +27,8 @@ from backproplab.nn.defaults import (
     ACTIVATION,
     ACTIVATION_NAMES,
     EPSILON,
+    INIT,
+    INIT_NAMES,
     NUM_PASSES,
     REG_LAMBDA,
     activation_name,
@@ -86,6 +88,12 @@ def _batch_size(name, v):
     return None if v is None else _positive_int(name, v)
 
 
+def _init(name, v):
+    if v not in INIT_NAMES:
+        raise ValueError(f"{name}={v!r} is not one of {', '.join(INIT_NAMES)}")
+    return v
+
+
 class Variable(NamedTuple):
     parse: Callable[[str], Any]  # command-line text -> value
     check: Callable[[str, Any], Any]  # (name, value) -> normalised value, or ValueError
@@ -97,6 +105,8 @@ VARIABLES: dict[str, Variable] = {
     "activation": Variable(str, lambda n, v: activation_name(v), "model",
                            f"hidden activation: {', '.join(ACTIVATION_NAMES)}"),
     "reg_lambda": Variable(_float, _non_negative, "model", "L2 regularisation strength"),
+    "init": Variable(str, _init, "model", "weight initialisation: tutorial (randn / "
+                     "sqrt(fan_in)) or he (randn * sqrt(2 / fan_in))"),
     "nn_layer_dims": Variable(_dims, lambda n, v: check_layer_dims(v, n), "dims",
                               "all layer sizes, written 2-3-3-2"),
     "width": Variable(_int, _positive_int, "dims", "units in every hidden layer"),
@@ -191,6 +201,7 @@ class Setting(NamedTuple):
     activation: str
     reg_lambda: float
     fit: dict  # fit_model keyword arguments: epsilon, batch_size, momentum, lr_decay
+    init: str = INIT  # the weight initialisation (nn.network.init_parameters)
 
     @property
     def label(self) -> str:
@@ -253,7 +264,7 @@ def settings(spec: StudySpec) -> list[Setting]:
     out = []
     for index, combo in enumerate(itertools.product(*(spec.vary[k] for k in keys))):
         values = dict(zip(keys, combo))
-        model = {"activation": spec.activation, "reg_lambda": spec.reg_lambda}
+        model = {"activation": spec.activation, "reg_lambda": spec.reg_lambda, "init": INIT}
         fit = {"epsilon": spec.epsilon}
         for k, v in values.items():
             target = VARIABLES[k].target
@@ -262,7 +273,7 @@ def settings(spec: StudySpec) -> list[Setting]:
             elif target == "fit":
                 fit[k] = v
         out.append(Setting(index, values, _architecture(spec.dims, values), model["activation"],
-                           float(model["reg_lambda"]), fit))
+                           float(model["reg_lambda"]), fit, model["init"]))
     return out
 
 
