@@ -27,7 +27,7 @@ from backproplab.cnn.distributed import Distributed
 from backproplab.errors import BackproplabError
 from backproplab.io import RunFolder, atomic_path, write_json, write_text
 from backproplab.monitor import health
-from backproplab.monitor.watcher import Monitor
+from backproplab.monitor.watcher import Monitor, summary_writer
 
 CHECKPOINT_FORMAT = "backproplab-cnn-checkpoint/1"
 MODEL_FORMAT = "backproplab-cnn-model/1"
@@ -124,10 +124,7 @@ class RunFiles:
         """
         writer = None
         if self.dist.is_main and not finished:
-            # here, not at the top: TensorBoard is needed only to train (not to evaluate a model)
-            from torch.utils.tensorboard import SummaryWriter
-
-            writer = SummaryWriter(str(self.path), purge_step=resumed_at, flush_secs=30)
+            writer = summary_writer(self.path, purge_step=resumed_at)
         every = config.monitor_every if self.dist.is_main and not finished else 0
         monitor = Monitor(model, every, architecture.MONITORED, writer=writer,
                           optimizer=optimizer, n_classes=architecture.N_CLASSES,

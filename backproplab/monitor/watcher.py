@@ -99,11 +99,7 @@ def watch(model: nn.Module, logdir: str | os.PathLike | None = None, every: int 
     which a ReLU unit must never fire to count as dead (ending at the monitored step).
     Leaving the block removes every hook, judges the run (`mon.verdicts`) and flushes.
     """
-    writer = None
-    if logdir is not None and every:
-        from torch.utils.tensorboard import SummaryWriter  # here: needed only to write events
-
-        writer = SummaryWriter(str(logdir))
+    writer = summary_writer(logdir) if logdir is not None and every else None
     monitor = Monitor(model, every, layers, writer=writer, optimizer=optimizer,
                       n_classes=n_classes, bins=bins, window=window)
     try:
@@ -114,6 +110,15 @@ def watch(model: nn.Module, logdir: str | os.PathLike | None = None, every: int 
             monitor.save(logdir)
         if writer is not None:
             writer.close()
+
+
+def summary_writer(logdir: str | os.PathLike, purge_step: int | None = None):
+    """A TensorBoard SummaryWriter whose queue holds a monitored step's events (hundreds), so
+    that they never wait for the writer thread: it drains them during the next steps. (With
+    the default queue of 10, half of a monitored step's time went to waiting for it.)"""
+    from torch.utils.tensorboard import SummaryWriter  # here: needed only to write events
+
+    return SummaryWriter(str(logdir), purge_step=purge_step, max_queue=10_000, flush_secs=30)
 
 
 class Monitor:
@@ -149,7 +154,7 @@ class Monitor:
         self._saturated: dict = {}  # (layer, quantity) -> fraction (0-d tensor)
         self._active_units: dict = {}  # (layer, quantity) -> units active so far (bool)
         self._snapshot: list | None = None  # parameter values before the monitored step
-        self._loss_sum, self._loss_count, self._bad_step = None, 0, None
+        self._losses: list = []  # (step, loss) since the last monitored step, not synchronised
         self._nonfinite_seen = False
         self._prepare(start_step)
 
@@ -164,7 +169,7 @@ class Monitor:
         if epoch is not None:
             self.epoch = epoch
         if self.every and loss is not None:
-            self._add_loss(loss, step)
+            self._losses.append((step, loss.detach() if isinstance(loss, torch.Tensor) else loss))
         if self.due(step):
             self._log(step, loss)
         self.step_index = step + 1
@@ -180,8 +185,8 @@ class Monitor:
     def close(self) -> list[health.Verdict]:
         """Remove every hook, judge the run (`verdicts`), write the verdicts to TensorBoard."""
         self._disarm()
-        if self._bad_step is not None and not self._nonfinite_seen:  # after the last sample
-            bad = int(self._bad_step.item())
+        if self._losses and not self._nonfinite_seen:  # steps after the last monitored one
+            bad = int(self._loss_summary()[1].item())
             if bad >= 0:
                 self._scalar("train/first_nonfinite", bad, self.step_index - 1, self.epoch)
                 self._nonfinite_seen = True
@@ -307,15 +312,14 @@ class Monitor:
                 self._active_units[key] = active
 
     # -- the monitored step: one transfer, then TensorBoard, CSV and the health rules
-    def _add_loss(self, loss, step: int) -> None:
-        loss = _as_tensor(loss)
-        self._loss_sum = loss if self._loss_sum is None else self._loss_sum + loss
-        self._loss_count += 1
-        if not self._nonfinite_seen:  # the first non-finite step, found without a sync
-            if self._bad_step is None:
-                self._bad_step = torch.full((), -1, dtype=torch.long, device=loss.device)
-            first = (~torch.isfinite(loss)) & (self._bad_step < 0)
-            self._bad_step = torch.where(first, step, self._bad_step)
+    def _loss_summary(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The mean of the losses since the last monitored step and the first step whose loss
+        was NaN or infinite (-1: none), as tensors: found without a host synchronisation."""
+        losses = torch.stack([_as_tensor(loss) for _, loss in self._losses])
+        steps = torch.tensor([step for step, _ in self._losses], device=losses.device)
+        bad = ~torch.isfinite(losses)
+        first = torch.where(bad.any(), steps[bad.int().argmax()], -1)
+        return losses.mean(), first
 
     def _log(self, step: int, loss) -> None:
         device = self._params[0][2].device if self._params else torch.device("cpu")
@@ -335,9 +339,10 @@ class Monitor:
         scalars += [(f"{layer}/{q}/saturated", s) for (layer, q), s in self._saturated.items()]
         if loss is not None:
             scalars.append(("train/loss", _as_tensor(loss)))
-            scalars.append(("train/loss_mean", self._loss_sum / self._loss_count))
+            mean, first_bad = self._loss_summary()
+            scalars.append(("train/loss_mean", mean))
             if not self._nonfinite_seen:
-                scalars.append(("train/first_nonfinite", self._bad_step))
+                scalars.append(("train/first_nonfinite", first_bad))
         flat = torch.cat([s.reshape(-1).float().to(device) for _, _, s in tensors] +
                          [v.reshape(1).float().to(device) for _, v in scalars]).cpu().tolist()
 
@@ -368,7 +373,7 @@ class Monitor:
         self._captured.clear()
         self._saturated.clear()
         self._active_units.clear()
-        self._snapshot, self._loss_sum, self._loss_count = None, None, 0
+        self._snapshot, self._losses = None, []
         for rule, count in health.counts(self.judge()).items():
             self._scalar(f"health/{rule}", count, step, epoch)
 
@@ -410,8 +415,11 @@ def summarise(t: torch.Tensor, bins: int) -> torch.Tensor:
     lo, hi = torch.aminmax(t)
     moments = torch.stack([lo, hi, t.mean(), t.std(), t.sum(), (t * t).sum()])
     scale = bins / (hi - lo).clamp_min(torch.finfo(torch.float32).tiny)
-    index = ((t - lo) * scale).nan_to_num_(0, 0, 0).long().clamp_(0, bins - 1)
-    counts = torch.zeros(bins, device=t.device).index_add_(0, index, torch.ones_like(t))
+    index = ((t - lo) * scale).nan_to_num_(0, 0, 0).to(torch.int32).clamp_(0, bins - 1)
+    if t.device.type == "cpu":  # bincount is the fastest there (8x index_add_)
+        counts = torch.bincount(index, minlength=bins).float()
+    else:  # bincount would synchronise to size its output; index_add_ does not
+        counts = torch.zeros(bins, device=t.device).index_add_(0, index, torch.ones_like(t))
     return torch.cat([moments, counts])
 
 
