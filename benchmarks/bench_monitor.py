@@ -151,11 +151,15 @@ def compare(name: str, run, repeats: int, say) -> dict:
     result = {"monitored_wall_s": [x["wall"] for x in on],
               "unmonitored_wall_s": [x["wall"] for x in off],
               "overhead_wall": wall_on / wall_off - 1,
+              # each monitored run against the unmonitored run next to it in time
+              "overhead_paired": statistics.median(a["wall"] / b["wall"] - 1
+                                                   for a, b in zip(on, off)),
               "monitor_share_in_run": statistics.median(x["monitor"] / x["wall"] for x in on),
               "monitor_s_per_monitored_step": statistics.median(
                   x["monitor"] / (1 + (x["steps"] - 1) // 100) for x in on),
               "runs": on + off}
-    say(f"{name}: overhead {100 * result['overhead_wall']:+.1f}% of wall time (medians), "
+    say(f"{name}: overhead {100 * result['overhead_wall']:+.1f}% of wall time (medians; "
+        f"{100 * result['overhead_paired']:+.1f}% median of pairs), "
         f"monitor's own time {100 * result['monitor_share_in_run']:.1f}% of the monitored run, "
         f"{1000 * result['monitor_s_per_monitored_step']:.0f} ms per monitored step")
     return result

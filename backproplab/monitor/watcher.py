@@ -305,7 +305,9 @@ class Monitor:
                     self._saturated[key] = saturated_fraction(t, kind)
             if kind == "dead" and t.dim() > 1:
                 dims = [d for d in range(t.dim()) if d != unit_dim % t.dim()]
-                active = ~(t.amax(dim=dims) <= 0)  # NaN is no evidence of a dead unit
+                # a unit is active when some output is > 0 (NaN is no evidence of a dead one);
+                # a sum, not amax: amax over dims is 10x slower on a channels-last tensor
+                active = ~(t.clamp(min=0).sum(dim=dims) <= 0)
                 before = self._active_units.get(key)
                 if before is not None and before.shape == active.shape:
                     active = active | before
