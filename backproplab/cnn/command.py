@@ -21,7 +21,6 @@ import sys
 from backproplab import config as flags
 from backproplab.cnn.config import RECIPES, DataConfig, MonitorConfig, TrainConfig, with_recipe
 from backproplab.errors import require
-from backproplab.monitor import health
 
 DRY_RUN = {"train_limit": 512, "test_limit": 256}  # --dry-run: every stage in seconds
 
@@ -58,6 +57,7 @@ def run(args) -> int:
     train_config, data_config, monitor_config = configs(args)
     # here, not at the top: PyTorch is imported only when training, so --help answers at once
     from backproplab.cnn.train import TrainingInterrupted, train
+    from backproplab.monitor import health
 
     try:
         result = train(train_config, data_config, monitor_config)
