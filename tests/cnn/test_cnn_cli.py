@@ -54,6 +54,15 @@ def test_dry_run_trains_on_a_few_examples(capsys, tmp_path):
     assert code == 0 and metrics[1].split(",")[1] == str(512 // 64)  # steps of epoch 1
 
 
+def test_the_output_ends_with_the_health_verdicts(capsys, fixture_dir, tmp_path):
+    code, out, _ = cli(capsys, *train_args(fixture_dir, tmp_path / "r"), "--lr", "0.1",
+                       "--monitor-every", "2")
+    assert code == 0 and (tmp_path / "r" / "health.json").is_file()
+    lines = out.splitlines()
+    final = next(i for i, line in enumerate(lines) if line.startswith(f"{tmp_path / 'r'}: "))
+    assert lines[final + 1].startswith("health: ") and "warning" in lines[final + 1]  # lr x100
+
+
 def _raw(path):
     return gzip.decompress(path.read_bytes())
 
