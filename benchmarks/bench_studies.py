@@ -11,21 +11,37 @@ is the engine's overflow-safe form rather than the tutorial's 1/(1 + exp(-z)): t
 the last bits, and where training is chaotic (blobs: the step is 2 on the mean loss) last-bit
 differences grow into different networks within a few hundred passes. max |dloss| reports how
 far the timed runs' final losses drift apart all the same. Not a test: it only prints.
+
+    python benchmarks/bench_studies.py moons-hidden --end-to-end --rounds 3
+
+--end-to-end times what a user waits for, from the shell: the whole `backproplab study NAME
+--out TMP` command (start-up, training, tables and figures) against the loop run as a process
+of its own (`bench_studies.py --loop NAME`: Python, NumPy, the data, the loop), both started
+by subprocess, in alternation; the drift then compares the study's results.csv with the loop
+process's losses. One more run of the study, in a process that times its phases (from launch
+to the command's start, training, tables and figures, exit), says where the study's time goes.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import os
 import platform
+import resource
+import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
 from backproplab.datasets import load_dataset
-from backproplab.studies import PRESETS, run_study
+from backproplab.studies.presets import PRESETS
 from backproplab.studies.spec import settings
 
 CHECK_PASSES = 200  # both must give the same losses (1e-8) here before anything is timed
@@ -99,6 +115,8 @@ def baseline(name, seeds, passes):
 
 
 def study(name, seeds, passes, jobs):
+    from backproplab.studies import run_study  # not in the --loop process
+
     with tempfile.TemporaryDirectory() as tmp:
         result = run_study(name, tmp, seeds=seeds, passes=passes, jobs=jobs, progress=False,
                            log=None)
@@ -113,6 +131,137 @@ def machine() -> str:
             f"{platform.python_version()}, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 
 
+# ---------------------------------------------------------------------------------------------
+# --end-to-end: both as processes started from the shell
+
+
+BACKPROPLAB = ([shutil.which("backproplab")] if shutil.which("backproplab")
+               else [sys.executable, "-m", "backproplab"])
+
+
+def study_words(name, seeds, passes, jobs, out) -> list[str]:
+    """The arguments of `backproplab study` (the defaults but --out, unless given)."""
+    return ["study", name, "--out", str(out), "--seeds", str(seeds), "--passes", str(passes),
+            *(["--jobs", str(jobs)] if jobs else [])]
+
+
+def cpu_of_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+CPU: dict[str, list] = {"study": [], "loop": []}  # CPU seconds of each run, its workers included
+
+
+def run_timed(argv, what) -> tuple[float, str]:
+    """Wall time of one process, from launch to exit, and its stdout; its CPU time (with its
+    worker processes') goes to CPU[what]."""
+    cpu, start = cpu_of_children(), time.perf_counter()
+    out = subprocess.run(argv, check=True, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    CPU[what].append(cpu_of_children() - cpu)
+    return seconds, out.stdout
+
+
+def study_process(name, seeds, passes, jobs) -> tuple[float, dict]:
+    """`backproplab study NAME --out TMP` as a user types it: wall time, final losses."""
+    with tempfile.TemporaryDirectory() as tmp:
+        seconds, _ = run_timed(BACKPROPLAB + study_words(name, seeds, passes, jobs,
+                                                         Path(tmp) / name), "study")
+        with open(Path(tmp) / name / "results.csv") as f:
+            losses = {(r["setting"], int(r["seed"])): float(r["final_loss"])
+                      for r in csv.DictReader(f)}
+    return seconds, losses
+
+
+def loop_process(name, seeds, passes) -> tuple[float, dict]:
+    """This script's --loop NAME in a process of its own: wall time, final losses."""
+    seconds, out = run_timed([sys.executable, __file__, name, "--loop", "--seeds", str(seeds),
+                              "--passes", str(passes)], "loop")
+    return seconds, {(k, int(s)): v for k, s, v in json.loads(out)}
+
+
+PHASES = """
+import json, sys, time
+launched = float(sys.argv[1])
+t = {"launch": launched, "python": time.time()}
+from backproplab import cli
+from backproplab.studies import outputs, runner
+t["imports"] = time.time()
+build = runner.build_outputs
+def timed_build(*args, **kwargs):
+    t["training"] = time.time()
+    result = build(*args, **kwargs)
+    t["outputs"] = time.time()
+    return result
+runner.build_outputs = timed_build
+code = cli.main(sys.argv[2:])
+t["printed"] = time.time()
+print(json.dumps(t), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def study_phases(name, seeds, passes, jobs) -> dict:
+    """Where one `backproplab study` process spends its wall time, in seconds: interpreter
+    start-up, the imports of the command and the runner, training (plan, worker pool, stacks,
+    results written), tables and figures (figures drawn in worker processes), the rest."""
+    with tempfile.TemporaryDirectory() as tmp:
+        words = study_words(name, seeds, passes, jobs, Path(tmp) / name)
+        start = time.time()
+        out = subprocess.run([sys.executable, "-c", PHASES, repr(start), *words], check=True,
+                             capture_output=True, text=True)
+        end = time.time()
+    t = json.loads(out.stderr.strip().splitlines()[-1])  # the times the process printed
+    marks = ["launch", "python", "imports", "training", "outputs", "printed"]
+    phases = {b: t[b] - t[a] for a, b in zip(marks, marks[1:])}
+    phases["exit"] = end - t["printed"]
+    phases["total"] = end - start
+    return phases
+
+
+def end_to_end(args):
+    jobs = args.jobs or os.cpu_count()
+    print(f"end to end, from the shell: `{BACKPROPLAB[0]} study NAME --out TMP` against "
+          f"`python {Path(__file__).name} NAME --loop`; jobs={jobs}\n")
+    print(f"{'preset':24s} {'networks':>8s} {'study s':>8s} {'loop s':>8s} {'speed-up':>8s} "
+          f"{'5x':>4s} {'max |dloss|':>11s} {'study CPU':>9s} {'loop CPU':>8s}  load   "
+          "study runs s / loop runs s")
+    rows = []
+    for name in args.presets:
+        n_networks = len(settings(PRESETS[name])) * args.seeds
+        load = os.getloadavg()[0]
+        times = {"study": [], "loop": []}
+        for runs in CPU.values():
+            runs.clear()
+        for r in range(args.rounds):
+            for what in (["study", "loop"] if r % 2 == 0 else ["loop", "study"]):
+                if what == "study":
+                    seconds, study_losses = study_process(name, args.seeds, args.passes,
+                                                          args.jobs)
+                else:
+                    seconds, loop_losses = loop_process(name, args.seeds, args.passes)
+                times[what].append(seconds)
+        drift = max(abs(study_losses[k] - loop_losses[k]) for k in loop_losses)
+        t_study, t_loop = statistics.median(times["study"]), statistics.median(times["loop"])
+        speed_up = t_loop / t_study
+        runs = (" ".join(f"{t:.2f}" for t in times["study"]) + " / "
+                + " ".join(f"{t:.2f}" for t in times["loop"]))
+        cpu_study, cpu_loop = statistics.median(CPU["study"]), statistics.median(CPU["loop"])
+        print(f"{name:24s} {n_networks:8d} {t_study:8.2f} {t_loop:8.2f} {speed_up:7.2f}x "
+              f"{'met' if speed_up >= 5 else 'NOT':>4s} {drift:11.1e} {cpu_study:9.2f} "
+              f"{cpu_loop:8.2f}  {load:4.2f}   {runs}", flush=True)
+        rows.append((name, t_loop, study_phases(name, args.seeds, args.passes, args.jobs)))
+    print("\nwhere a study's wall time goes (one more run, timed by phase), seconds:")
+    keys = ["python", "imports", "training", "outputs", "printed", "exit", "total"]
+    heads = ["python", "imports", "training", "figures", "print", "exit", "total"]
+    print(f"{'preset':24s} " + " ".join(f"{h:>8s}" for h in heads) + f" {'5x needs':>9s}")
+    for name, t_loop, phases in rows:
+        print(f"{name:24s} " + " ".join(f"{phases[k]:8.2f}" for k in keys)
+              + f" {t_loop / 5:9.2f}")
+    print(f"\nload average after: {os.getloadavg()[0]:.2f}")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("presets", nargs="*", default=["moons-activations"],
@@ -121,10 +270,22 @@ def main():
     p.add_argument("--seeds", type=int, default=5, help="seeds per setting (default 5)")
     p.add_argument("--jobs", type=int, default=None, help="study workers (default: all cores)")
     p.add_argument("--rounds", type=int, default=2, help="alternating measurements (default 2)")
+    p.add_argument("--end-to-end", action="store_true",
+                   help="time `backproplab study NAME` and the loop as processes, from the shell")
+    p.add_argument("--loop", action="store_true",
+                   help="(used by --end-to-end) run the loop of the preset given, print its "
+                        "losses as JSON")
     args = p.parse_args()
+    if args.loop:
+        (name,) = args.presets
+        losses = baseline(name, args.seeds, args.passes)
+        print(json.dumps([[k, s, v] for (k, s), v in losses.items()]))
+        return
     print(f"machine: {machine()}")
     print(f"{args.seeds} seeds x {args.passes} passes, jobs={args.jobs or os.cpu_count()}, "
           f"{args.rounds} alternating rounds\n")
+    if args.end_to_end:
+        return end_to_end(args)
     print(f"{'preset':24s} {'networks':>8s} {'study s':>9s} {'loop s':>9s} {'study mp/s':>11s} "
           f"{'loop mp/s':>10s} {'speed-up':>8s} {'max |dloss|':>11s}")
     for name in args.presets:
