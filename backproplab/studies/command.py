@@ -71,7 +71,7 @@ def run(args) -> int:
         raise BackproplabError(f"--jobs={cfg.jobs} must be >= 1")
     spec = _spec(args, cfg)
     out = cfg.out or f"studies/{spec.name}"
-    # The runner loads NumPy, scikit-learn and matplotlib: imported when a study runs.
+    # The runner loads NumPy and matplotlib: imported when a study runs.
     from backproplab.studies.runner import run_study
 
     run_study(spec, out, seeds=seeds, passes=passes, jobs=cfg.jobs, first_seed=cfg.first_seed)
