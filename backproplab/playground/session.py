@@ -30,6 +30,7 @@ import numpy as np
 
 from backproplab import __version__
 from backproplab.datasets import DATASETS, heldout_sample, load_dataset, train_test_split
+from backproplab.monitor.health import SATURATION  # |tanh|, sigmoid this close to a limit
 from backproplab.nn.batched import BatchedNetwork
 from backproplab.nn.gradcheck import gradcheck
 from backproplab.nn.network import DeepNeuralNetwork
@@ -43,7 +44,6 @@ FRAME_INTERVAL = 1 / 25  # seconds between frames while playing (at most 25 per 
 GRID = 64  # decision regions: GRID x GRID cells
 UNIT_GRID = 32  # hidden-unit heatmaps: UNIT_GRID x UNIT_GRID (16 for large networks)
 MARGIN = 0.5  # around the data, as plots.decision_grid
-SATURATION = 0.99  # |tanh| or sigmoid this close to its limits is flat
 SATURATED_SHARE = 0.9  # a unit saturated on this share of the points is nearly a constant
 MOSTLY = 0.5  # a layer with at least this share of dead or saturated units gets a warning
 SHOW_ROWS, SHOW_COLS = 6, 8  # explain: the part of each matrix shown in the page

@@ -11,9 +11,9 @@ forward and backward pass, for hidden layer l = 1 .. L-1 (a[l], fed by W[l-1]):
 - saturated: fraction of the layer's units in their flat region, averaged over the examples
   (tanh |a| > 0.99; sigmoid a < 0.01 or a > 0.99), NaN for other activations.
 
-`Monitor` samples these every k passes from fit_model's callback, so the training loop itself
-(`nn.training.train`) stays the engine's. From the net inputs the loop has just computed (no
-extra pass) it also records `Dynamics`, for the question of why deep ReLU networks fail:
+`DiagnosticsSampler` samples these every k passes from fit_model's callback, so the training
+loop itself (`nn.training.train`) stays the engine's. From the net inputs the loop has just
+computed (no extra pass) it also records `Dynamics`, for why deep ReLU networks fail:
 
 - death_pass: the first pass at which some hidden layer is entirely dead (every unit's net
   input <= 0 on every training example: the layer passes no signal and no gradient, so the
@@ -32,8 +32,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from backproplab.monitor.health import SATURATION  # one threshold for both engines
+
 METRICS = ("grad_norm", "reg_grad_norm", "dead", "saturated")
-SATURATION = 0.99
 DEAD_ACTIVATIONS = ("relu", "leaky_relu")
 
 
@@ -95,7 +96,7 @@ def _moments(z_hidden):
             np.stack([z.std(axis=(-2, -1)) for z in z_hidden], axis=-1))
 
 
-class Monitor:
+class DiagnosticsSampler:
     """fit_model's callback: diagnostics every `every` passes, progress every `report_every`.
 
     `record(model, n_pass)` can also be called directly (before training, after it); the

@@ -29,7 +29,7 @@ from backproplab.errors import BackproplabError
 from backproplab.io import RunFolder, now, write_json
 from backproplab.nn.batched import BatchedNetwork
 from backproplab.progress import Progress
-from backproplab.studies.diagnostics import Monitor
+from backproplab.studies.diagnostics import DiagnosticsSampler
 from backproplab.studies.geometry import dataset_reference, network_geometry
 from backproplab.studies.outputs import build_outputs
 from backproplab.studies.presets import PRESETS, preset
@@ -273,7 +273,8 @@ def train_stack(spec: StudySpec, stack, the_plan: dict, report=None) -> list[Net
     net = BatchedNetwork(first.dims, [s.activation for s, _ in stack],
                          [s.reg_lambda for s, _ in stack], seeds=[seed for _, seed in stack],
                          init=[s.init for s, _ in stack])
-    monitor = Monitor(X, y, the_plan["diagnostics_every"], report, REPORT_EVERY, len(stack))
+    monitor = DiagnosticsSampler(X, y, the_plan["diagnostics_every"], report, REPORT_EVERY,
+                                 len(stack))
     monitor.record(net, 0)
     error = None
     try:

@@ -5,7 +5,7 @@ import pytest
 
 from backproplab.datasets import load_dataset
 from backproplab.nn.batched import BatchedNetwork
-from backproplab.studies.diagnostics import Monitor, layer_diagnostics
+from backproplab.studies.diagnostics import DiagnosticsSampler, layer_diagnostics
 
 
 def test_a_relu_unit_with_negative_input_weights_and_bias_is_dead():
@@ -46,7 +46,7 @@ def test_monitor_samples_every_k_passes_and_counts_model_passes():
     X, y = load_dataset("moons")
     reported = []
     net = BatchedNetwork([2, 3, 3, 2], "sigmoid", 0.01, seeds=[0, 1, 2])
-    monitor = Monitor(X, y, every=25, report=reported.append, report_every=50, copies=3)
+    monitor = DiagnosticsSampler(X, y, every=25, report=reported.append, report_every=50, copies=3)
     monitor.record(net, 0)
     net.fit_model(X, y, num_passes=100, print_loss=False, callback=monitor)
     assert monitor.passes == [0, 25, 50, 75, 100]
