@@ -40,7 +40,7 @@ from backproplab.cnn import model as net
 from backproplab.cnn.config import RECIPES, DataConfig, MonitorConfig, TrainConfig, with_recipe
 from backproplab.cnn.data import load_tensors
 from backproplab.cnn.train import train
-from backproplab.data import DATASETS, load
+from backproplab.data import IMAGE_DATASETS, load
 from backproplab.monitor.watcher import Monitor
 
 # --------------------------------------------------------------------------- the classic loop
@@ -230,7 +230,7 @@ def main(argv=None):
     train_arrays, test_arrays = load(source, "train"), load(source, "test")
     if limit:
         train_arrays = tuple(a[:limit] for a in train_arrays)
-    assert DATASETS["mnist"].mean == 0.1307  # the classic Normalize constants are these
+    assert IMAGE_DATASETS["mnist"].mean == 0.1307  # the classic Normalize constants are these
 
     report = {"machine": machine(), "data": source.describe(), "epochs": epochs,
               "command": " ".join(["python", "benchmarks/bench_cnn.py", *sys.argv[1:]])}

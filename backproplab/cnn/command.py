@@ -19,10 +19,15 @@ import os
 import sys
 
 from backproplab import config as flags
-from backproplab.cnn.config import RECIPES, DataConfig, MonitorConfig, TrainConfig, with_recipe
+from backproplab.cnn.config import (
+    DRY_RUN,
+    RECIPES,
+    DataConfig,
+    MonitorConfig,
+    TrainConfig,
+    with_recipe,
+)
 from backproplab.errors import require
-
-DRY_RUN = {"train_limit": 512, "test_limit": 256}  # --dry-run: every stage in seconds
 
 
 def add_arguments(parser):

@@ -14,10 +14,8 @@ Examples:
 from __future__ import annotations
 
 from backproplab import config as flags
-from backproplab.cnn.config import DataConfig, MonitorConfig, TrainConfig
+from backproplab.cnn.config import DRY_RUN, DataConfig, MonitorConfig, TrainConfig
 from backproplab.errors import BackproplabError, require
-
-DRY_RUN = {"train_limit": 512, "test_limit": 256}
 
 
 def add_arguments(parser):

@@ -9,11 +9,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from backproplab.data import DATASETS
+from backproplab.data import IMAGE_DATASETS
 from backproplab.errors import BackproplabError
 
-ACTIVATION_NAMES = ("relu", "tanh")  # keys of backproplab.cnn.model.ACTIVATIONS
-DATASET_CHOICES = (*DATASETS, "mnist-subset")  # mnist-subset: the one bundled with the package
+CNN_ACTIVATIONS = ("relu", "tanh")  # keys of backproplab.cnn.model.ACTIVATIONS
+DRY_RUN = {"train_limit": 512, "test_limit": 256}  # --dry-run: every stage in seconds
+DATASET_CHOICES = (*IMAGE_DATASETS, "mnist-subset")  # mnist-subset: the one bundled with us
 DEFAULT_LR = {"adam": 1e-3, "sgd": 0.01}
 OPTIMIZERS = tuple(DEFAULT_LR)
 SCHEDULERS = ("none", "step", "onecycle")
@@ -72,7 +73,7 @@ class MonitorConfig:
 class TrainConfig:
     optimizer: str = field(default="adam", metadata={"choices": OPTIMIZERS,
                                                      "help": "optimiser"})
-    activation: str = field(default="relu", metadata={"choices": ACTIVATION_NAMES,
+    activation: str = field(default="relu", metadata={"choices": CNN_ACTIVATIONS,
                                                       "help": "activation after conv1, conv2, fc1"})
     epochs: int = field(default=10, metadata={"help": "passes over the training set"})
     batch_size: int = field(default=64, metadata={"help": "examples per step (per process)"})
@@ -107,7 +108,7 @@ class TrainConfig:
 
     def __post_init__(self):
         _choice("optimizer", self.optimizer, OPTIMIZERS)
-        _choice("activation", self.activation, ACTIVATION_NAMES)
+        _choice("activation", self.activation, CNN_ACTIVATIONS)
         _choice("scheduler", self.scheduler, SCHEDULERS)
         _choice("precision", self.precision, PRECISIONS)
         if not isinstance(self.threads, int) or self.threads < 0:

@@ -44,7 +44,7 @@ def load_tensors(config: DataConfig, device="cpu", source: idx.DataSource | None
                  progress: bool = True) -> Tensors:
     """Read, check, normalise and move the dataset to `device` (see DataConfig for the limits)."""
     source = source or find_source(config, progress)
-    info = idx.DATASETS[source.dataset]
+    info = idx.IMAGE_DATASETS[source.dataset]
     splits = {}
     for split, limit in (("train", config.train_limit), ("test", config.test_limit)):
         images, labels = idx.load(source, split)

@@ -62,7 +62,7 @@ class DatasetInfo:
     classes: tuple = tuple(str(d) for d in range(10))
 
 
-DATASETS = {
+IMAGE_DATASETS = {
     "mnist": DatasetInfo(
         name="mnist",
         raw_md5={
@@ -369,9 +369,9 @@ class _PoochBar:
 # --------------------------------------------------------------------------- helpers
 
 def _info(dataset: str) -> DatasetInfo:
-    if dataset not in DATASETS:
-        raise BackproplabError(f"unknown dataset {dataset!r}; valid: {', '.join(DATASETS)}")
-    return DATASETS[dataset]
+    if dataset not in IMAGE_DATASETS:
+        raise BackproplabError(f"unknown dataset {dataset!r}; valid: {', '.join(IMAGE_DATASETS)}")
+    return IMAGE_DATASETS[dataset]
 
 
 def _find(folder: Path, stem: str) -> Path | None:

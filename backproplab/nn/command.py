@@ -23,7 +23,7 @@ RECORD_EVERY = 100  # passes between points of the saved loss curve
 
 
 @dataclass
-class TrainConfig:
+class TrainNetworkConfig:
     dataset: str = field(default="moons", metadata={"help": "2-D dataset",
                                                     "choices": list(DATASETS)})
     samples: int = field(default=N_SAMPLES, metadata={"help": "training points"})
@@ -48,7 +48,7 @@ class TrainConfig:
 
 
 def add_arguments(parser):
-    config.add_arguments(parser, TrainConfig)
+    config.add_arguments(parser, TrainNetworkConfig)
 
 
 def run(args) -> int:
@@ -56,7 +56,7 @@ def run(args) -> int:
     from backproplab.nn.network import DeepNeuralNetwork
     from backproplab.plots import figure, plot_curves, plot_decision_boundary
 
-    cfg = config.from_args(TrainConfig, args)
+    cfg = config.from_args(TrainNetworkConfig, args)
     n_classes = dataset_info(cfg.dataset).n_classes
     dims = cfg.dims or [2, 3, n_classes]
     if dims and dims[0] != 2:

@@ -43,3 +43,9 @@ def test_the_shape_table_reads_as_the_problem_set_writes_it():
     assert lines[3] == "    flatten            -> (N, 320)"
     assert architecture.summary().startswith("conv 5×5 1→10, activation, max-pool 2, conv 5×5")
     assert architecture.summary().endswith("fully connected 50→10, log-softmax")
+
+
+def test_the_activation_choices_are_the_models():
+    from backproplab.cnn import config, model
+
+    assert tuple(model.ACTIVATIONS) == config.CNN_ACTIVATIONS

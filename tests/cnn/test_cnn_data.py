@@ -156,7 +156,8 @@ def mirror(fixture_dir, monkeypatch):
 
 def test_a_download_failing_its_md5_is_deleted_never_used(mirror, monkeypatch, tmp_path):
     # the fixture's files are not the official downloads, so their .gz MD5s do not match
-    monkeypatch.setitem(data.DATASETS, "mnist", replace(data.DATASETS["mnist"], mirrors=(mirror,)))
+    mnist = replace(data.IMAGE_DATASETS["mnist"], mirrors=(mirror,))
+    monkeypatch.setitem(data.IMAGE_DATASETS, "mnist", mnist)
     with pytest.raises(BackproplabError, match="download failed.*could not download"):
         data.locate("mnist", progress=False)
     cache = tmp_path / "cache" / "backproplab" / "mnist"
@@ -168,16 +169,16 @@ def test_a_download_falls_through_to_the_next_mirror(mirror, monkeypatch, fixtur
               for stem in data.FILES.values()}
     raw_md5 = {stem: h for h, stem in (ln.split() for ln in
                                        (fixture_dir / data.MANIFEST).read_text().splitlines())}
-    fake = replace(data.DATASETS["mnist"], mirrors=(mirror + "missing/", mirror), gz_md5=gz_md5,
-                   raw_md5=raw_md5, counts={"train": 500, "test": 200})
-    monkeypatch.setitem(data.DATASETS, "mnist", fake)
+    fake = replace(data.IMAGE_DATASETS["mnist"], mirrors=(mirror + "missing/", mirror),
+                   gz_md5=gz_md5, raw_md5=raw_md5, counts={"train": 500, "test": 200})
+    monkeypatch.setitem(data.IMAGE_DATASETS, "mnist", fake)
     source = data.locate("mnist", progress=False)
     assert source.origin == "download" and source.kind == "full"  # "full" for the fake counts
     assert len(data.load(source, "test")[1]) == 200
 
 
 def test_fashion_mnist_is_found_where_debian_installs_it(monkeypatch, data_copy):
-    info = replace(data.DATASETS["fashion-mnist"], system_dirs=(str(data_copy),))
-    monkeypatch.setitem(data.DATASETS, "fashion-mnist", info)
+    info = replace(data.IMAGE_DATASETS["fashion-mnist"], system_dirs=(str(data_copy),))
+    monkeypatch.setitem(data.IMAGE_DATASETS, "fashion-mnist", info)
     source = data.locate("fashion-mnist", download=False)
     assert (source.origin, source.folder) == ("system", data_copy)
