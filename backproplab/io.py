@@ -69,14 +69,16 @@ def _jsonable(x):
     raise TypeError(f"not JSON serialisable: {type(x).__name__}")
 
 
-def csv_text(rows, columns) -> str:
+def csv_text(rows, columns, digits: int | None = 10) -> str:
     """CSV text of `rows` (dicts) under the header `columns`: keys not in `columns` are left out,
-    missing ones left empty, floats written with 10 significant digits."""
+    missing ones and None left empty, floats written with `digits` significant digits (None:
+    in full, as Python prints them)."""
     buf = StringIO()
     writer = csv.DictWriter(buf, columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: (f"{v:.10g}" if isinstance(v, float) else v) for k, v in row.items()})
+        writer.writerow({k: (f"{v:.{digits}g}" if isinstance(v, float) and digits else v)
+                         for k, v in row.items()})
     return buf.getvalue()
 
 

@@ -25,7 +25,7 @@ from backproplab.cnn import model as net
 from backproplab.cnn.config import MonitorConfig, TrainConfig
 from backproplab.cnn.distributed import Distributed
 from backproplab.errors import BackproplabError
-from backproplab.io import RunFolder, atomic_path, write_json, write_text
+from backproplab.io import RunFolder, atomic_path, csv_text, write_json, write_text
 from backproplab.monitor import health
 from backproplab.monitor.watcher import Monitor, summary_writer
 
@@ -219,8 +219,5 @@ def _arch_text(arch) -> str:
 
 
 def _history_csv(history: list) -> str:
-    if not history:
-        return ""
-    keys = list(history[0])
-    return ",".join(keys) + "\n" + "".join(",".join(str(r.get(k, "")) for k in keys) + "\n"
-                                           for r in history)
+    """metrics.csv: one row per finished epoch (an empty file before the first)."""
+    return csv_text(history, list(history[0]), digits=None) if history else ""

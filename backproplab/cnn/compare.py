@@ -25,7 +25,7 @@ from backproplab.cnn.data import load_tensors
 from backproplab.cnn.results import ComparisonResult, SettingRow
 from backproplab.cnn.train import RunResult, train
 from backproplab.errors import BackproplabError
-from backproplab.io import savefig, write_json, write_text
+from backproplab.io import csv_text, savefig, write_json, write_text
 
 SETTINGS = (("adam", "relu"), ("adam", "tanh"), ("sgd", "relu"), ("sgd", "tanh"))
 # What the problem set reported after 10 epochs (test accuracy), for the report to set against.
@@ -129,10 +129,8 @@ def table_markdown(table: list[SettingRow]) -> str:
 
 
 def _table_csv(table: list[SettingRow]) -> str:
-    keys = [f.name for f in dataclasses.fields(SettingRow)]
-    return ",".join(keys) + "\n" + "".join(
-        ",".join("" if v is None else str(v) for v in dataclasses.astuple(r)) + "\n"
-        for r in table)
+    columns = [f.name for f in dataclasses.fields(SettingRow)]
+    return csv_text([dataclasses.asdict(r) for r in table], columns, digits=None)
 
 
 def _curves_figure(curves: dict):
