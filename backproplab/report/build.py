@@ -40,7 +40,13 @@ DERIVATIVES = [
 
 
 def pm(mean, std, digits=3) -> str:
+    if mean != mean:  # NaN: a diverged setting has no numbers
+        return "—"
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def signed(x) -> str:
+    return "—" if x != x else f"{x:+.3f}"
 
 
 def header(meta: ReportMeta) -> str:
@@ -55,9 +61,9 @@ def header(meta: ReportMeta) -> str:
         f"machine: {meta.machine}",
     ]
     notice = "".join(f'<div class="notice">{H.esc(n)}</div>' for n in meta.notices)
-    toc = ('<nav class="toc"><a href="#part1">I. Backpropagation</a><a href="#studies">'
-           'Studies</a><a href="#part2">II. CNN on MNIST</a><a href="#reproduce">Reproduce'
-           '</a></nav>')
+    toc = ('<nav class="toc"><a href="#claims">Claims</a><a href="#part1">I. Backpropagation'
+           '</a><a href="#studies">Studies</a><a href="#part2">II. CNN on MNIST</a>'
+           '<a href="#reproduce">Reproduce</a></nav>')
     return (f"<h1>Problem Set 1, reproduced</h1><div class='meta'>{' · '.join(map(H.esc, facts))}"
             f"</div>{notice}{toc}")
 
@@ -94,7 +100,7 @@ def study_section(name: str, study: StudyRecord) -> str:
     body = "".join(
         f'<tr class="{"best" if i == best else ""}"><td>{H.esc(r.setting)}</td>'
         f'<td>{pm(*r.train_accuracy)}</td>'
-        f'<td>{pm(*r.heldout_accuracy)}</td><td>{r.gap.mean:+.3f}</td>'
+        f'<td>{pm(*r.heldout_accuracy)}</td><td>{signed(r.gap.mean)}</td>'
         + "".join(f"<td>{H.esc(cell(r))}</td>" for _, cell in STUDY_EXTRA_COLUMNS)
         + "</tr>" for i, r in enumerate(rows))
     extra_heads = "".join(f"<th>{H.esc(h)}</th>" for h, _ in STUDY_EXTRA_COLUMNS)
@@ -124,6 +130,42 @@ def _reported(cnn: CnnRecord, setting: str) -> str:
         return "—"
     # The problem set's first Adam/ReLU run shows 93.8% in its TensorBoard figure, 97.4% in text.
     return f"{100 * value:.1f}%" + (" (93.8% in its figure)" if setting == "adam-relu" else "")
+
+
+VERDICT_CLASS = {"supported": "yes", "not supported": "no", "mixed": "mixed",
+                 "not measured": "na"}
+
+
+def claims_section(claims) -> str:
+    """Each claim of the problem set, quoted, beside its measurement and verdict."""
+    if not claims:
+        return ""
+    counts = {v: sum(c.verdict == v for c in claims) for v in VERDICT_CLASS}
+    rows = "".join(
+        f'<tr><td><a href="#study-{H.esc(c.source)}">{H.esc(c.source)}</a></td>'
+        f'<td class="quote">“{H.esc(c.quote)}”</td><td>{H.esc(c.measurement)}</td>'
+        f'<td class="verdict {VERDICT_CLASS[c.verdict]}">{H.esc(c.verdict)}</td></tr>'
+        for c in claims)
+    return H.section(
+        "claims", "The problem set's claims, measured",
+        H.paragraph("Every conclusion the problem set drew 'upon visual inspection', quoted, "
+                    "beside the measurement that tests it (mean ± std over seeds) and a verdict: "
+                    "supported when every comparison it makes holds beyond the seeds' spread "
+                    "(the difference of two means larger than the root of their variances' "
+                    "sum), not supported when none does, mixed otherwise. "
+                    + ", ".join(f"{n} {v}" for v, n in counts.items() if n) + "."),
+        '<table class="claims"><colgroup><col style="width:13%"><col style="width:37%">'
+        '<col style="width:38%"><col style="width:12%"></colgroup><thead><tr><th>where</th>'
+        '<th>the problem set</th><th>measured</th><th>verdict</th></tr></thead>'
+        f'<tbody>{rows}</tbody></table>',
+        H.paragraph("Boundary shape (studies.geometry, on a grid over the data's box extended "
+                    "by half its span): islands are regions of one class enclosed by another; "
+                    "length is relative to the simplest boundary as accurate on the training "
+                    "data (the widest-kernel Parzen classifier that fits it as well); straight "
+                    "pieces count a piecewise-linear network's segments; turning is the total "
+                    "absolute curvature of a smooth boundary; cutouts are the share of the "
+                    "boundary within a nearest-neighbour distance of a training point lying "
+                    "among another class."))
 
 
 def relu_section(studies: dict[str, StudyRecord]) -> str:
@@ -170,6 +212,7 @@ def build_html(results: Results, figure_dir: Path) -> str:
     meta = results.meta
     studies = "".join(study_section(n, s) for n, s in results.studies.items())
     body = [
+        claims_section(results.claims),
         theory_section(figure_dir),
         H.section("studies", "Decision boundaries, measured",
                   H.paragraph(f"Each figure of the problem set, regenerated: one panel per "
@@ -191,11 +234,17 @@ def build_markdown(results: Results) -> str:
     lines += [f"> {n}" for n in meta.notices]
     lines += [f"Data: {meta.data_source}. Seeds: {meta.profile.seeds}, passes: "
               f"{meta.profile.passes}.", ""]
+    if results.claims:
+        lines += ["## The problem set's claims, measured", "",
+                  "| where | the problem set | measured | verdict |", "|---|---|---|---|"]
+        lines += [f"| {c.source} | “{c.quote}” | {c.measurement} | **{c.verdict}** |"
+                  for c in results.claims]
+        lines.append("")
     for name, study in results.studies.items():
         lines += [f"## {name}: {study.title}", "", study.finding, "",
                   "| setting | train accuracy | held-out accuracy | gap |", "|---|---|---|---|"]
         lines += [f"| {r.setting} | {pm(*r.train_accuracy)} | {pm(*r.heldout_accuracy)} | "
-                  f"{r.gap.mean:+.3f} |" for r in study.summary]
+                  f"{signed(r.gap.mean)} |" for r in study.summary]
         lines.append("")
     if results.cnn:
         cnn = results.cnn

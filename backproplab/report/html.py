@@ -110,6 +110,14 @@ th, td { border:1px solid var(--line); padding:5px 10px; text-align:right; }
 th { background:#f1f3f8; }
 td:first-child, th:first-child { text-align:left; }
 tr.best td { font-weight:600; background:#f2fbf4; }
+table.claims { table-layout:fixed; width:100%; }
+table.claims th, table.claims td { text-align:left; vertical-align:top; overflow-wrap:anywhere; }
+table.claims td.quote { font-style:italic; color:var(--muted); }
+td.verdict { font-weight:700; white-space:nowrap; }
+td.verdict.yes { background:#e4f6e8; color:#17692c; }
+td.verdict.no { background:#fde8e6; color:#9b1c12; }
+td.verdict.mixed { background:#fff4d6; color:#7a5a00; }
+td.verdict.na { color:var(--muted); }
 pre { background:#0f1522; color:#e2e8f5; padding:12px 14px; border-radius:6px; overflow-x:auto;
       font-size:13px; }
 .grid2 { display:grid; grid-template-columns: 1fr 1fr; gap:12px; }

@@ -18,9 +18,11 @@ from backproplab import io
 from backproplab.cnn import architecture
 from backproplab.cnn.config import DataConfig, MonitorConfig, TrainConfig
 from backproplab.errors import BackproplabError, require
+from backproplab.report.claims import test_claims
 from backproplab.report.figures import activations_figure, datasets_figure, layer_stats_figure
 from backproplab.report.profiles import Profile
 from backproplab.report.records import CnnRecord, ReportMeta, Results, StudyRecord
+from backproplab.studies import curves
 from backproplab.studies.presets import PRESETS
 from backproplab.studies.runner import run_study, study_work
 
@@ -122,10 +124,13 @@ def cnn_part(out: Path, profile, jobs, data, bar) -> dict:
 
 def collect(records: dict, steps, meta: ReportMeta) -> Results:
     """The report's numbers, from the records of the parts (in the order of `steps`)."""
-    return Results(meta, figures=records.get("figures", {}),
-                   studies={name.removeprefix("study:"): StudyRecord.from_dict(records[name])
-                            for name, _ in steps if name.startswith("study:") and name in records},
-                   cnn=CnnRecord.from_dict(records["cnn"]) if "cnn" in records else None)
+    results = Results(
+        meta, figures=records.get("figures", {}),
+        studies={name.removeprefix("study:"): StudyRecord.from_dict(records[name])
+                 for name, _ in steps if name.startswith("study:") and name in records},
+        cnn=CnnRecord.from_dict(records["cnn"]) if "cnn" in records else None)
+    results.claims = test_claims(results)
+    return results
 
 
 def cnn_results(result) -> dict:
@@ -139,7 +144,27 @@ def cnn_results(result) -> dict:
                      architecture=architecture.shape_table(), runs_dir=str(result.runs_dir),
                      data=result.data, data_kind=result.data_kind, epochs=result.epochs,
                      seeds=result.seeds, finding=cnn_finding(result.table, result.epochs),
-                     reported=result.reported).to_dict()
+                     reported=result.reported,
+                     smoothness=cnn_smoothness(result.curves, result.stats_csv)).to_dict()
+
+
+def cnn_smoothness(curves_by_setting: dict, stats_csv: dict) -> dict:
+    """Per setting and seed: the per-epoch test loss's and accuracy's total variation over net
+    change, and the per-step training loss's noise (studies.curves), from the runs' files."""
+    out = {}
+    for name, per_curve in curves_by_setting.items():
+        out[name] = {
+            "test_loss_tv": [curves.tv_ratio(c) for c in per_curve["test/loss"]],
+            "test_accuracy_tv": [curves.tv_ratio(c) for c in per_curve["test/accuracy"]],
+            "train_loss_noise": [curves.noise(step_losses(p)) for p in stats_csv[name]]}
+    return out
+
+
+def step_losses(path) -> list[float]:
+    """The training loss of each monitored step, from a run's stats.csv."""
+    with open(path, newline="") as fh:
+        return [float(r["value"]) for r in csv.DictReader(fh)
+                if r["layer"] == "train" and r["quantity"] == "loss" and not r["stat"]]
 
 
 def read_stats(path) -> dict:

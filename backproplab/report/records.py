@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 from backproplab.cnn.results import SettingRow
 from backproplab.report.profiles import Profile
+from backproplab.studies.outputs import shape_cells
 from backproplab.studies.results import StudyResult, SummaryRow
 
 
@@ -21,10 +22,15 @@ def pct_or_dash(x) -> str:
 
 # A study table's columns after train and held-out accuracy and their gap: (header, cell).
 STUDY_EXTRA_COLUMNS = [
-    ("final loss", lambda r: f"{r.final_loss.mean:.3f}"),
+    ("final loss", lambda r: "—" if r.final_loss.mean != r.final_loss.mean
+     else f"{r.final_loss.mean:.3f}"),
     ("classes predicted", lambda r: f"{r.classes_predicted.mean:.1f}"),
     ("dead units (worst layer)", lambda r: pct_or_dash(r.dead_max.mean)),
     ("saturated", lambda r: pct_or_dash(r.saturated.mean)),
+    ("islands", lambda r: shape_cells(r)[0]),
+    ("length / simplest as accurate", lambda r: shape_cells(r)[1]),
+    ("straight pieces / turning", lambda r: shape_cells(r)[2]),
+    ("near outliers (cutouts)", lambda r: shape_cells(r)[3]),
 ]
 
 
@@ -87,6 +93,9 @@ class CnnRecord:
     finding: str
     reported: dict[str, float]  # {setting: the problem set's test accuracy}
     seconds: float = math.nan  # the whole part; set by reproduce
+    # {setting: {"test_loss_tv", "test_accuracy_tv", "train_loss_noise": [per seed]}}: the
+    # curves' smoothness (studies.curves); empty in a record from before it was measured
+    smoothness: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """As kept in reproduce.json and results.json (each row with its time as `seconds`)."""
@@ -133,9 +142,10 @@ class Results:
     figures: dict[str, str] = field(default_factory=dict)  # the report's own figures -> path
     studies: dict[str, StudyRecord] = field(default_factory=dict)  # preset name -> record
     cnn: CnnRecord | None = None  # the part II comparison's record
+    claims: list = field(default_factory=list)  # report.claims.ClaimResult, in order
 
     def to_dict(self) -> dict:
         """results.json."""
-        return {"figures": self.figures,
+        return {"claims": [c.to_dict() for c in self.claims], "figures": self.figures,
                 "studies": {name: s.to_dict() for name, s in self.studies.items()},
                 "cnn": self.cnn.to_dict() if self.cnn else None, "meta": self.meta.to_dict()}

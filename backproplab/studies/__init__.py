@@ -5,8 +5,10 @@
     result.summary[0].heldout_accuracy.mean, result.figures["boundaries"], result.finding
 
 Modules, bottom up: `spec` (StudySpec, the VARIABLES a grid may vary, the default counts),
-`presets` (PRESETS, a table), `results` (the typed results: NetworkResult, SettingResult,
-SeedRow, SummaryRow, StudyResult), `diagnostics` (gradient norms, dead and saturated units),
+`presets` (PRESETS, a table), `geometry` (a boundary's islands, length, straight pieces,
+turning, cutouts), `curves` (convergence, spikes, stalls, noise of a training curve),
+`results` (the typed results: NetworkResult, SettingResult, SeedRow, SummaryRow, StudyResult),
+`diagnostics` (gradient norms, dead and saturated units, when units die),
 `workers` (the worker processes), `outputs` (tables, figures, findings), `runner` (run_study,
 load_study: seeds stacked, settings in worker processes, resume) and `command` (`study`).
 `spec` and `presets` load without NumPy; the names below load their module when first used.

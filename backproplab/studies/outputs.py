@@ -184,15 +184,16 @@ def _diagnostics_csv(results: list[SettingResult]) -> str:
 
 
 def _pct(x):
-    return f"{100 * x:.1f}%"
+    return "—" if x != x else f"{100 * x:.1f}%"  # NaN: a diverged setting has no number
 
 
 def finding(summary: list[SummaryRow]) -> str:
     """One sentence from the summary's numbers: the best held-out setting (and those within one
     standard deviation of it), the worst, and where the train-held-out gap grows (for a
     numeric axis such as width or depth) or is largest."""
-    best = max(summary, key=lambda r: r.heldout_accuracy.mean)
-    worst = min(summary, key=lambda r: r.heldout_accuracy.mean)
+    scored = [r for r in summary if math.isfinite(r.heldout_accuracy.mean)] or summary
+    best = max(scored, key=lambda r: r.heldout_accuracy.mean)  # diverged settings: no score
+    worst = min(scored, key=lambda r: r.heldout_accuracy.mean)
     text = (f"{best.setting} has the best held-out accuracy "
             f"({_pct(best.heldout_accuracy.mean)} ± {_pct(best.heldout_accuracy.std)})")
     near = [r.setting for r in summary if r is not best and r.heldout_accuracy.mean
@@ -201,8 +202,10 @@ def finding(summary: list[SummaryRow]) -> str:
         text += f", within one standard deviation of {', '.join(near)}"
     if worst is not best:
         text += f"; {worst.setting} has the worst ({_pct(worst.heldout_accuracy.mean)})"
-    gaps = [r.gap.mean for r in summary]
-    low, high = int(np.argmin(gaps)), int(np.argmax(gaps))
+    gaps = [r.gap.mean if math.isfinite(r.gap.mean) else math.nan for r in summary]
+    if all(math.isnan(g) for g in gaps):  # every setting diverged
+        return text + "."
+    low, high = int(np.nanargmin(gaps)), int(np.nanargmax(gaps))
     if gaps[high] - gaps[low] <= GAP_STEP:
         text += (f"; the train-held-out gap stays between {_pct(gaps[low])} and "
                  f"{_pct(gaps[high])}")
@@ -257,15 +260,22 @@ def training_line(summary: list[SummaryRow]) -> str:
              f"{_range(summary, 'converged_pass', '{:,.0f}')}",
              f"loss spikes per run {_range(summary, 'spikes', '{:.1f}')}"]
     stalled = [r.setting for r in summary if r.stalled.mean > 0]
-    parts.append(f"stalled in {', '.join(stalled)}" if stalled else "no run stalled")
+    parts.append(f"stalled in {_some(stalled, len(summary))}" if stalled else "no run stalled")
     died = [r for r in summary if r.died.mean > 0]
     if died:
-        parts.append("a whole hidden layer died in " + ", ".join(
-            f"{r.setting} ({r.died.mean:.0%} of seeds, at pass {r.death_pass.mean:,.0f} on "
-            "average)" for r in died))
+        parts.append("a whole hidden layer died in " + _some(
+            [f"{r.setting} ({r.died.mean:.0%} of seeds, at pass {r.death_pass.mean:,.0f} on "
+             "average)" for r in died], len(summary)))
     elif any(math.isfinite(r.died.mean) for r in summary):
         parts.append("no hidden layer died")
     return "Training: " + "; ".join(parts) + "."
+
+
+def _some(names: list[str], total: int, most=4) -> str:
+    """The settings named, or for a long list their count and the first ones."""
+    if len(names) <= most:
+        return ", ".join(names)
+    return f"{len(names)} of {total} settings ({'; '.join(names[:2])}; ...)"
 
 
 def _ordered(summary: list[SummaryRow]) -> bool:

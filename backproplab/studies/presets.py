@@ -14,6 +14,12 @@ from backproplab.studies.spec import StudySpec
 ACTIVATIONS3 = ["tanh", "sigmoid", "relu"]
 WIDTHS = [3, 5, 8, 10, 15, 20]
 REG_CONTROL = [0.01, 0.0]  # the problem set's lambda, then none: is regularisation the cause?
+# What could make a deep ReLU network give no boundary, varied together: the step (the problem
+# set's 0.01 on the summed gradient of 200 points is a step of 2 on the mean loss; and smaller),
+# the initialisation (the tutorial's 1/sqrt(fan_in), He's sqrt(2/fan_in)), a leaky ReLU (whose
+# units cannot die), and regularisation.
+RELU_CAUSES = {"reg_lambda": REG_CONTROL, "init": ["tutorial", "he"],
+               "activation": ["relu", "leaky_relu"], "epsilon": [0.01, 0.001]}
 
 PRESETS: dict[str, StudySpec] = {s.name: s for s in [
     StudySpec(
@@ -53,6 +59,17 @@ PRESETS: dict[str, StudySpec] = {s.name: s for s in [
         title="2 hidden layers of 4 units: tanh, sigmoid, ReLU (with and without regularisation)",
         claim="tanh and sigmoid are similar; ReLU gives no decision boundary, perhaps from a "
               "shallow gradient or strong regularisation"),
+    StudySpec(
+        "moons-deep-relu", "moons", (2, 3, 3, 3, 3, 2), "relu", vary=RELU_CAUSES,
+        title="4 hidden layers of 3 ReLU units: step, initialisation, leaky ReLU and lambda",
+        claim="ReLU gives no decision boundary, perhaps from a shallow gradient or strong "
+              "regularisation"),
+    StudySpec(
+        "blobs-deep-relu", "blobs", (2, 4, 4, 4), "relu", vary=RELU_CAUSES,
+        title="2 hidden layers of 4 ReLU units, 4 blobs: step, initialisation, leaky ReLU and "
+              "lambda",
+        claim="ReLU gives no decision boundary, perhaps from a shallow gradient or strong "
+              "regularisation"),
 ]}
 
 
