@@ -16,6 +16,7 @@ import numpy as np
 
 from backproplab.datasets import dataset_info, load_dataset
 from backproplab.io import csv_text, savefig, write_text
+from backproplab.monitor import health
 from backproplab.nn.network import DeepNeuralNetwork
 from backproplab.plots import boundary_grid, figure, plot_curves, plot_dataset
 from backproplab.studies import curves, geometry
@@ -59,6 +60,7 @@ def build_outputs(spec: StudySpec, out_dir, the_plan: dict, results: list[Settin
                          seconds=float(sum(r.seconds for r in results)))
     result.finding = " ".join([finding(summary), shape_line(summary), training_line(summary)])
     result.diagnosis = diagnose(summary, n_classes)
+    result.health = health_lines(results, n_classes)
     keys = list(spec.vary)
     summary_rows = [r.to_row() for r in summary]
     result.tables = {
@@ -79,7 +81,8 @@ def build_outputs(spec: StudySpec, out_dir, the_plan: dict, results: list[Settin
     drawn = dict(_draw_all([(name, draw, args, out_dir / f"{name}.png")
                             for name, draw, args in tasks], jobs))
     result.figures = {name: drawn[name] for name in FIGURES}
-    result.text = summary_text(spec, the_plan, summary, result.finding, result.diagnosis)
+    result.text = summary_text(spec, the_plan, summary, result.finding, result.diagnosis,
+                               result.health)
     result.tables["text"] = write_text(out_dir / "summary.txt", result.text + "\n")
     return result
 
@@ -351,7 +354,24 @@ def shape_cells(r: SummaryRow) -> list[str]:
             curve, _pct(r.cutout.mean) if math.isfinite(r.cutout.mean) else "-"]
 
 
-def summary_text(spec, the_plan, summary: list[SummaryRow], finding_text, diagnosis) -> str:
+def health_lines(results: list[SettingResult], n_classes: int) -> list[str]:
+    """The health rules of backproplab.monitor (the same as for the CNN) on every network's
+    diagnostics and loss curve: per setting, each rule that fired, in how many seeds, and the
+    first seed's numbers."""
+    lines = []
+    for r in results:
+        fired: dict[str, list] = {}
+        for n in r.networks:
+            for v in health.verdicts_from_study_diagnostics(
+                    n.diagnostics, n.curves.passes, n.curves.loss, n_classes=n_classes):
+                fired.setdefault(v.rule, []).append(v)
+        lines += [f"{r.label}: {vs[0].summary} ({len(vs)} of {len(r.networks)} seeds)"
+                  for vs in fired.values()]
+    return lines
+
+
+def summary_text(spec, the_plan, summary: list[SummaryRow], finding_text, diagnosis,
+                 health_text=()) -> str:
     lines = [f"study {spec.name}: {spec.title or spec.dataset}",
              f"{len(the_plan['seeds'])} seeds x {the_plan['passes']} passes; "
              "seeds vary the weight initialisation, the training sample is fixed; held-out: "
@@ -374,6 +394,7 @@ def summary_text(spec, the_plan, summary: list[SummaryRow], finding_text, diagno
     if spec.claim:
         lines.append(f"Problem set (visual inspection): {spec.claim}.")
     lines += [f"Diagnosis: {d}" for d in diagnosis]
+    lines += [f"Health: {h}" for h in health_text]
     return "\n".join(lines)
 
 

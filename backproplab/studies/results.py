@@ -314,7 +314,8 @@ class StudyResult:
     rows: one SeedRow per setting x seed (results.csv); summary: one SummaryRow per setting
     (summary.csv); figures and tables: name -> path (figures: boundaries, losses, dataset,
     diagnostics; tables: results, summary, diagnostics, text); finding: one sentence computed
-    from the summary; diagnosis: one line per setting without a decision boundary.
+    from the summary; diagnosis: one line per setting without a decision boundary; health: one
+    line per setting and health rule that fired (backproplab.monitor.health, the CNN's rules).
     """
 
     name: str
@@ -329,5 +330,6 @@ class StudyResult:
     tables: dict[str, Path] = field(default_factory=dict)
     finding: str = ""
     diagnosis: list[str] = field(default_factory=list)
+    health: list[str] = field(default_factory=list)  # the health rules that fired, per setting
     seconds: float = 0.0  # training time of all settings (summed over settings)
     text: str = ""  # the printed summary

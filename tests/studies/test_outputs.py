@@ -56,3 +56,15 @@ def test_dead_units_and_vanishing_gradients_are_told_apart():
     assert "dead units (100.0%" in a and "vanishing" not in a
     assert "vanishing gradients (input-side gradient norm 1.0e-04" in b and "dead" not in b
     assert not any(line.startswith("c:") for line in (a, b))  # c has a boundary
+
+
+def test_the_cnns_health_rules_judge_the_studies_networks_too(tmp_path):
+    """One rule set for both engines: a deep ReLU network at the problem set's step has dead
+    layers, and the verdict says so; its tanh twin gets no dead-unit verdict."""
+    from backproplab.studies import StudySpec, run_study
+
+    spec = StudySpec("deep", "moons", (2, 3, 3, 3, 3, 2), vary={"activation": ["tanh", "relu"]})
+    result = run_study(spec, tmp_path, seeds=1, passes=400, jobs=1, progress=False, log=None)
+    dead = [line for line in result.health if "mostly dead" in line]
+    assert dead and all(line.startswith("activation=relu") for line in dead)
+    assert "Health: activation=relu" in result.text
