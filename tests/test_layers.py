@@ -24,7 +24,7 @@ from backproplab.cli import COMMANDS
 PACKAGE = Path(__file__).resolve().parents[1] / "backproplab"
 
 LAYERS = [
-    {"backproplab", "errors", "checks", "io", "config", "progress"},
+    {"backproplab", "errors", "checks", "io", "config", "progress", "backends"},
     {"datasets", "data", "plots"},
     {"nn", "monitor"},
     {"studies", "cnn"},
@@ -125,7 +125,7 @@ def test_no_private_name_is_imported_from_another_module():
     assert private == []
 
 
-HEAVY = {"numpy", "scipy", "sklearn", "matplotlib", "torch", "starlette", "uvicorn"}
+HEAVY = {"numpy", "scipy", "sklearn", "matplotlib", "torch", "starlette", "uvicorn", "ray"}
 
 
 @pytest.mark.parametrize("module", [module for module, _ in COMMANDS.values()])

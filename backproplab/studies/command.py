@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 # The options load without NumPy (`study --help` answers at once); `run` imports the runner.
 from backproplab import config
+from backproplab.backends import BackendConfig, open_backend
 from backproplab.datasets import DATASETS
 from backproplab.errors import BackproplabError
 from backproplab.nn.defaults import ACTIVATION, ACTIVATION_NAMES, REG_LAMBDA
@@ -31,8 +32,9 @@ QUICK = {"seeds": 2, "passes": 300}  # --quick: every code path in seconds
 class StudyConfig:
     seeds: int = field(default=SEEDS, metadata={"help": "initialisations per setting"})
     passes: int = field(default=PASSES, metadata={"help": "gradient-descent passes"})
-    jobs: int = field(default=None, metadata={"help": "worker processes", "type": int,
-                                              "show_default": "all cores"})
+    jobs: int = field(default=None, metadata={
+        "help": "worker processes (--backend ray: the CPUs of a Ray instance started here)",
+        "type": int, "show_default": "all cores"})
     out: str = field(default=None, metadata={"help": "output folder", "metavar": "DIR",
                                              "show_default": "studies/NAME"})
     first_seed: int = field(default=0, metadata={"help": "seeds are first-seed, first-seed+1, ..."})
@@ -57,6 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="custom grid: vary KEY over values (repeatable; the grid is the "
                              f"product). Keys: {', '.join(VARIABLES)}")
     config.add_arguments(parser, StudyConfig)
+    config.add_arguments(parser, BackendConfig)
 
 
 def run(args) -> int:
@@ -74,7 +77,10 @@ def run(args) -> int:
     # The runner loads NumPy and matplotlib: imported when a study runs.
     from backproplab.studies.runner import run_study
 
-    run_study(spec, out, seeds=seeds, passes=passes, jobs=cfg.jobs, first_seed=cfg.first_seed)
+    where = config.from_args(BackendConfig, args)
+    with open_backend(where.backend, jobs=cfg.jobs, address=where.address) as backend:
+        run_study(spec, out, seeds=seeds, passes=passes, jobs=cfg.jobs,
+                  first_seed=cfg.first_seed, backend=backend)
     print(f"wrote {out}/ (boundaries.png, losses.png, diagnostics.png, summary.csv, ...)")
     return 0
 

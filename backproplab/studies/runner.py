@@ -16,14 +16,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import queue
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
+from backproplab.backends import Task, backend_for, failures
 from backproplab.datasets import HELDOUT_SEED_OFFSET, dataset_info, heldout_sample, load_dataset
 from backproplab.errors import BackproplabError
 from backproplab.io import RunFolder, now, write_json
@@ -51,7 +50,6 @@ from backproplab.studies.spec import (
     format_value,
     settings,
 )
-from backproplab.studies.workers import worker_context, worker_init
 
 MARKER = "study.json"
 CURVE_POINTS = 100  # loss and accuracy recorded this many times per run
@@ -96,11 +94,13 @@ def _passes(setting: Setting, passes: int) -> int:
 
 
 def run_study(study, out_dir, *, seeds=SEEDS, passes=PASSES, jobs=None, first_seed=0,
-              progress=True, log=print) -> StudyResult:
+              progress=True, log=print, backend=None) -> StudyResult:
     """Train every setting x seed of `study` (a preset name or StudySpec) into `out_dir`.
 
     seeds: how many initialisations per setting (seeds first_seed .. first_seed + seeds - 1);
     passes: full-batch gradient-descent passes; jobs: worker processes (None: all cores);
+    backend: where the stacks train (a `backproplab.backends` Backend; None: the one of an
+    enclosing `backends.using`, else local worker processes, `jobs` of them);
     progress: True for a bar on stderr, False for none, or an object with `update(n)` counting
     model-passes (see `study_work`); log: where the summary is printed (None: silent).
     Returns the StudyResult, with tables and figures written.
@@ -117,10 +117,15 @@ def run_study(study, out_dir, *, seeds=SEEDS, passes=PASSES, jobs=None, first_se
     if todo:  # once, here: the worker processes forked below inherit it
         reference_of(spec)
     bar = _progress(progress, sum(_passes(s, passes) * seeds for s in todo), spec.name)
+    ran, failed = meta.setdefault("tasks", []), []  # where each stack ran, over every session
     try:
-        for result in _train_all(spec, todo, the_plan, jobs, bar):
-            write_json(setting_path(out_dir, result.index), result.to_dict())
-            done[result.index] = result
+        with backend_for(backend, jobs) as where:
+            meta["backend"] = where.describe()
+            with contextlib.closing(_train_all(spec, todo, the_plan, where, bar, ran,
+                                               failed)) as finished:
+                for result in finished:
+                    write_json(setting_path(out_dir, result.index), result.to_dict())
+                    done[result.index] = result
     except KeyboardInterrupt:
         if log is not None:
             print(f"\ninterrupted: {len(done)} of {len(grid)} settings finished and kept in "
@@ -129,11 +134,18 @@ def run_study(study, out_dir, *, seeds=SEEDS, passes=PASSES, jobs=None, first_se
     finally:
         if isinstance(bar, Progress):
             bar.close()
+        folder.write(meta)
+    if failed:
+        raise BackproplabError(
+            f"{len(grid) - len(done)} of {len(grid)} settings could not be trained "
+            f"({failures(failed)}); the {len(done)} others are kept in {out_dir}; rerun the "
+            "same command to try again")
     results = [done[s.index] for s in grid]
     meta.update(status="finished", finished=now(), seconds={r.label: r.seconds for r in results})
     folder.write(meta)
     result = build_outputs(spec, out_dir, the_plan, results,
                            jobs=(os.cpu_count() or 1) if jobs is None else jobs)
+    folder.close()  # the folder's lock, held since _open (released at exit if this fails)
     if log is not None:
         log(result.text)
     return result
@@ -341,25 +353,37 @@ def setting_result(setting: Setting, networks: list[NetworkResult], the_plan: di
         _passes(setting, the_plan["passes"]), sum(n.seconds for n in networks), networks)
 
 
-def _train_all(spec, todo, the_plan, jobs, bar):
-    """Yield each setting's result as soon as all its networks are trained."""
-    jobs = (os.cpu_count() or 1) if jobs is None else jobs
-    stacks = sorted(plan_stacks(todo, the_plan, jobs), key=lambda st: -_cost(st, the_plan))
-    jobs = min(jobs, len(stacks))
+def _train_all(spec, todo, the_plan, backend, bar, ran, failed):
+    """Yield each setting's result as soon as all its networks are trained; where each stack
+    ran is appended to `ran`, each stack that failed (after the backend's retries) to
+    `failed`."""
+    stacks = sorted(plan_stacks(todo, the_plan, backend.slots),
+                    key=lambda st: -_cost(st, the_plan))
+    tasks = [Task(_stack_name(st), train_stack, (spec, st, the_plan),
+                  work=_passes(st[0][0], the_plan["passes"]) * len(st)) for st in stacks]
     waiting = {s.index: [] for s in todo}
     settings_by_index = {s.index: s for s in todo}
-    for networks in _serial(spec, stacks, the_plan, bar) if jobs <= 1 else _pool(
-            spec, stacks, the_plan, jobs, bar):
-        for n in networks:
-            waiting[n.index].append(n)
-            if len(waiting[n.index]) == len(the_plan["seeds"]):
-                yield setting_result(settings_by_index[n.index], waiting.pop(n.index), the_plan)
+    with contextlib.closing(backend.map(tasks, bar.update)) as outcomes:
+        for outcome in outcomes:
+            stack = outcome.task.args[1]
+            ran.append({"settings": sorted({s.index for s, _ in stack}),
+                        "networks": len(stack), **outcome.where})
+            if not outcome.ok:
+                failed.append(outcome)
+                continue
+            for n in outcome.value:
+                waiting[n.index].append(n)
+                if len(waiting[n.index]) == len(the_plan["seeds"]):
+                    yield setting_result(settings_by_index[n.index], waiting.pop(n.index),
+                                         the_plan)
 
 
-def _serial(spec, stacks, the_plan, bar):
-    with threadpool_limits(1):  # these matrices are far too small for threaded BLAS
-        for stack in stacks:
-            yield train_stack(spec, stack, the_plan, bar.update)
+def _stack_name(stack) -> str:
+    """How a stack is named when it fails: its settings and seeds."""
+    labels = list(dict.fromkeys(f"{s.index:02d} ({s.label})" for s, _ in stack))
+    seeds = sorted({seed for _, seed in stack})
+    return (f"setting{'s' if len(labels) > 1 else ''} {', '.join(labels)}, "
+            f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}")
 
 
 def _cost(stack, the_plan) -> float:
@@ -368,39 +392,6 @@ def _cost(stack, the_plan) -> float:
     d = stack[0][0].dims
     work = sum(a * b for a, b in zip(d[:-1], d[1:]))
     return _passes(stack[0][0], the_plan["passes"]) * len(d) * (10 + len(stack) * (5 + work / 20))
-
-
-_progress_queue = None  # in a worker: where it reports model-passes done
-
-
-def _init_trainer(progress_queue):
-    global _progress_queue
-    worker_init()
-    _progress_queue = progress_queue
-
-
-def _worker_train(spec, stack, the_plan):
-    return train_stack(spec, stack, the_plan, _progress_queue.put)
-
-
-def _pool(spec, stacks, the_plan, jobs, bar):
-    ctx = worker_context()
-    progress_queue = ctx.Queue()
-    pool = ctx.Pool(jobs, initializer=_init_trainer, initargs=(progress_queue,))
-    try:
-        pending = [pool.apply_async(_worker_train, (spec, st, the_plan)) for st in stacks]
-        while pending:
-            with contextlib.suppress(queue.Empty):
-                bar.update(progress_queue.get(timeout=0.05))
-                while True:
-                    bar.update(progress_queue.get_nowait())
-            for r in [r for r in pending if r.ready()]:
-                pending.remove(r)
-                yield r.get()
-        pool.close()
-    finally:
-        pool.terminate()  # on Ctrl-C or an error: stop the workers, keep what was written
-        pool.join()
 
 
 class _Silent:
