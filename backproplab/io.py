@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import fcntl
 import fnmatch
 import json
 import os
 import platform
+import re
+import socket
+import stat
+import sys
 import tempfile
 import time
 from importlib import metadata
@@ -26,25 +31,84 @@ from backproplab.errors import BackproplabError
 _UMASK = os.umask(0o022)  # read once, at import (setting it is process-wide), then restored
 os.umask(_UMASK)
 
+LOCK = ".backproplab.lock"  # in a run folder: held (flock) by the process writing into it
+# A temporary of atomic_path: .NAME.PID.RANDOM.tmp, so that one left by a killed process is
+# recognised as ours (and as stale: its process is gone) and removed by the next write of NAME.
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.tmp$")
+
+
+def file_kind(path: str | os.PathLike) -> str | None:
+    """What is at `path` without following a link: None (nothing), "a regular file", "a
+    symbolic link", "a folder", "a FIFO", "a character device", ..."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    for test, kind in ((stat.S_ISREG, "a regular file"), (stat.S_ISLNK, "a symbolic link"),
+                       (stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "a special file"
+
+
+def check_replaceable(path: str | os.PathLike) -> Path:
+    """Refuse `path` unless it is nothing or a regular file: backproplab never writes over (or
+    through) a link, a folder, a device, a FIFO or a socket, --overwrite or not."""
+    kind = file_kind(path)
+    if kind not in (None, "a regular file"):
+        raise BackproplabError(f"{str(path)!r} is {kind}, not a regular file; backproplab "
+                               "replaces only regular files (nothing was written)")
+    return Path(path)
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike):
     """Yield a temporary path beside `path`; on success it replaces `path` in one rename.
 
-    A crash or Ctrl-C leaves either the old file or the new one, never half of one.
+    A crash or Ctrl-C leaves either the old file or the new one, never half of one (and at most
+    a temporary, which the next write of `path` removes). Only a regular file is replaced.
     """
-    path = Path(path)
+    path = check_replaceable(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.",
+                               suffix=".tmp")
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp's 0600 would make every output private
     try:
         yield Path(tmp)
+        check_replaceable(path)  # again: the time to write may have let something else in
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    sweep_temporaries(path)
+
+
+def sweep_temporaries(path: str | os.PathLike) -> None:
+    """Remove the temporaries of `path` that processes no longer running left (Ctrl-C, kill)."""
+    path = Path(path)
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(path.parent):
+            m = _TEMPORARY.match(entry.name)
+            if (m and m["name"] == path.name and entry.is_file(follow_symlinks=False)
+                    and not _alive(int(m["pid"]))):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True  # another write of ours, maybe in another thread
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 def write_bytes(path, data: bytes) -> Path:
@@ -115,7 +179,11 @@ def claim_folder(path, marker: str, flag: str = "--out") -> dict | None:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise BackproplabError(f"{flag} {str(path)!r} is a file, not a folder")
-    if (path / marker).is_file():
+    kind = file_kind(path / marker)
+    if kind not in (None, "a regular file"):
+        raise BackproplabError(f"{str(path / marker)!r} is {kind}, not a {marker} that "
+                               "backproplab wrote; remove it yourself (nothing was written)")
+    if kind is not None:
         try:
             meta = json.loads((path / marker).read_text())
         except (OSError, ValueError) as exc:
@@ -125,7 +193,8 @@ def claim_folder(path, marker: str, flag: str = "--out") -> dict | None:
             raise BackproplabError(f"{str(path / marker)!r} is not a backproplab {marker} (it "
                                    f"holds {type(meta).__name__}, not an object)")
         return meta
-    contents = sorted(p.name for p in path.iterdir()) if path.is_dir() else []
+    contents = sorted(p.name for p in path.iterdir() if not _incidental(p.name)) \
+        if path.is_dir() else []
     if contents:
         shown = ", ".join(contents[:3]) + (", ..." if len(contents) > 3 else "")
         raise BackproplabError(
@@ -134,10 +203,16 @@ def claim_folder(path, marker: str, flag: str = "--out") -> dict | None:
     return None
 
 
+def _incidental(name: str) -> bool:
+    """The lock and temporaries: ours, but no job's content (an empty folder stays empty)."""
+    return name == LOCK or _TEMPORARY.match(name) is not None
+
+
 def check_new_file(path, overwrite: bool = False, flag: str = "--overwrite") -> Path:
-    """Refuse to replace an existing file unless asked."""
-    path = Path(path)
-    if path.exists() and not overwrite:
+    """Refuse to replace an existing file unless asked, and anything but a regular file even
+    when asked."""
+    path = check_replaceable(path)
+    if os.path.lexists(path) and not overwrite:
         raise BackproplabError(f"{str(path)!r} already exists; pass {flag} to replace it")
     return path
 
@@ -149,6 +224,10 @@ class RunFolder:
     e.g. {"plan": ...} or {"config": ..., "data": ...}), `versions` and the job's own state.
     `kind` names the job in messages ("study", "run"), `flag` the option naming the folder,
     `owned` the file names and globs of the job (the only files `--overwrite` removes).
+
+    `open` also locks the folder (flock on `LOCK` inside it) for this process until `close()`
+    or the process ends: a second process is refused, naming the holder; a lock whose process
+    died is released by the system and simply taken.
     """
 
     def __init__(self, path, marker: str, *, kind: str = "run", flag: str = "--out",
@@ -174,7 +253,12 @@ class RunFolder:
         folder holding a job is refused unless `overwrite`. `free`: identity keys (or
         "key.subkey") that may differ on resume. `describe(marker)`: a few words on a job.
         """
-        theirs = self.read()
+        theirs = self.read()  # refuses what is not ours before anything is written
+        if resume and theirs is None:
+            raise BackproplabError(f"--resume: {str(self.path)!r} holds no {self.kind} to "
+                                   "resume")
+        self.lock()
+        theirs = self.read()  # again, now that no other process can change it
         describe = describe or (lambda m: "")
         if theirs is not None and resume is not False and not overwrite:
             differ = differences(theirs, identity, free)
@@ -202,20 +286,61 @@ class RunFolder:
     def write(self, meta: dict) -> Path:
         return write_json(self.marker_path, meta)
 
+    def lock(self) -> None:
+        """Hold the folder's lock for this process (kept until `close()` or exit)."""
+        key = os.path.realpath(self.path)
+        if key in _HELD:
+            return
+        self.path.mkdir(parents=True, exist_ok=True)
+        lock = check_replaceable(self.path / LOCK)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     0o666 & ~_UMASK)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = _holder(os.read(fd, 4096))
+            os.close(fd)
+            raise BackproplabError(
+                f"{self._where()} is in use by another backproplab process ({holder}); wait "
+                "for it to end or stop it (nothing was written)") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                  "command": " ".join(sys.argv), "since": now()}).encode(), 0)
+        _HELD[key] = fd
+
+    def close(self) -> None:
+        """Release the folder's lock (if this process holds it)."""
+        fd = _HELD.pop(os.path.realpath(self.path), None)
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
     def remove_owned(self) -> None:
-        """Delete the job's own files (regular files only), nothing else."""
-        for p in sorted(self.path.iterdir()) if self.path.is_dir() else []:
-            if not any(fnmatch.fnmatch(p.name, pattern) for pattern in self.owned):
-                continue
-            if p.is_symlink() or not p.is_file():
+        """Delete the job's own files (regular files only), nothing else (not the lock)."""
+        mine = [p for p in (sorted(self.path.iterdir()) if self.path.is_dir() else [])
+                if not _incidental(p.name)
+                and any(fnmatch.fnmatch(p.name, pattern) for pattern in self.owned)]
+        for p in mine:
+            if file_kind(p) != "a regular file":
                 raise BackproplabError(f"{str(p)!r} is not a regular file that backproplab "
                                        "wrote; remove it yourself (nothing was deleted)")
-        for p in sorted(self.path.iterdir()) if self.path.is_dir() else []:
-            if any(fnmatch.fnmatch(p.name, pattern) for pattern in self.owned):
-                p.unlink()
+        for p in mine:
+            p.unlink()
 
     def _where(self) -> str:
         return f"{self.flag} {str(self.path)!r}"
+
+
+_HELD: dict[str, int] = {}  # real path of a run folder -> its lock file, held by this process
+
+
+def _holder(text: bytes) -> str:
+    try:
+        h = json.loads(text)
+        return (f"pid {h['pid']} on {h['host']}, running {h['command']!r} since {h['since']}")
+    except (ValueError, TypeError, KeyError):
+        return "holder unknown"
 
 
 def differences(theirs: dict, mine: dict, free: tuple = ()) -> list[str]:

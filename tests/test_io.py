@@ -47,7 +47,8 @@ def test_overwrite_removes_the_jobs_files_and_nothing_else(tmp_path):
     write_text(tmp_path / "events.1", "x")
     write_text(tmp_path / "notes.txt", "mine")
     folder(tmp_path).open({"config": {"lr": 2}}, resume=False, overwrite=True)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["job.json", "notes.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".backproplab.lock", "job.json",
+                                                          "notes.txt"]
     assert json.loads((tmp_path / "job.json").read_text())["config"] == {"lr": 2}
 
 

@@ -25,7 +25,14 @@ from backproplab.cnn import model as net
 from backproplab.cnn.config import MonitorConfig, TrainConfig
 from backproplab.cnn.distributed import Distributed
 from backproplab.errors import BackproplabError
-from backproplab.io import RunFolder, atomic_path, csv_text, write_json, write_text
+from backproplab.io import (
+    RunFolder,
+    atomic_path,
+    csv_text,
+    differences,
+    write_json,
+    write_text,
+)
 from backproplab.monitor import health
 from backproplab.monitor.watcher import Monitor, summary_writer
 
@@ -51,6 +58,12 @@ class TrainState:
     count: int = 0
     elapsed: float = 0.0  # training seconds, summed over interruptions
     history: list = field(default_factory=list)  # one row of metrics per finished epoch
+
+
+def resume_free(config: TrainConfig) -> tuple:
+    """Identity keys ("config.NAME") that may differ between a run and its resumption."""
+    free = RESUME_FREE + (("epochs",) if config.scheduler != "onecycle" else ())
+    return tuple(f"config.{name}" for name in free)
 
 
 def config_identity(config: TrainConfig) -> dict:
@@ -82,6 +95,15 @@ class RunFiles:
         if not config.resume:
             return None
         checkpoint = load_checkpoint(self.path / "checkpoint.pt", self.dist.device)
+        # the checkpoint's own run, not only run.json's, must be this one (a checkpoint copied
+        # from another run would otherwise continue as this run)
+        differ = differences({"config": checkpoint.get("config"), "data": checkpoint.get("data")},
+                             {"config": identity["config"], "data": identity["data"]},
+                             resume_free(config))
+        if differ:
+            raise BackproplabError(
+                f"--resume: the checkpoint in {str(self.path)!r} is of another run than this "
+                f"one: {'; '.join(differ)} (it was not written with this folder's run.json)")
         if checkpoint["state"]["epoch"] > config.epochs:
             raise BackproplabError(
                 f"--resume: {str(self.path)!r} holds a run already trained for "
@@ -89,13 +111,16 @@ class RunFiles:
         return checkpoint
 
     def _claim(self, identity: dict, config: TrainConfig) -> None:
-        free = RESUME_FREE + (("epochs",) if config.scheduler != "onecycle" else ())
         self.folder.open(identity, resume=config.resume,
                          overwrite=config.overwrite and not config.resume,
-                         free=tuple(f"config.{name}" for name in free),
+                         free=resume_free(config),
                          describe=None if config.resume else _describe, versions_of=("torch",))
         if config.resume and not has_checkpoint(self.path):
             raise BackproplabError(f"--resume: {str(self.path)!r} holds no checkpoint to resume")
+
+    def close(self) -> None:
+        """Release the folder's lock (taken when rank 0 claimed it)."""
+        self.folder.close()
 
     def restore(self, checkpoint: dict, model, optimizer, scheduler) -> TrainState:
         """Load a checkpoint's weights, optimizer, scheduler and this rank's dropout RNG."""

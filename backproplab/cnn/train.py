@@ -119,9 +119,9 @@ def train(config: TrainConfig, data_config: DataConfig | None = None,
     if config.threads:
         torch.set_num_threads(config.threads)  # process-wide, as PyTorch has it
     dist = Distributed.start(config.device)
+    files = RunFiles(config.logdir or default_logdir(config, data_config), dist)
     try:
         data = (data or load_tensors(data_config, progress=dist.is_main)).to(dist.device)
-        files = RunFiles(config.logdir or default_logdir(config, data_config), dist)
         checkpoint = files.open(config, data.identity())  # None: a new run
 
         model = make_model(config, dist)
@@ -155,6 +155,7 @@ def train(config: TrainConfig, data_config: DataConfig | None = None,
                          files.path / "model.pt" if config.save_model else None,
                          monitor.verdicts)
     finally:
+        files.close()
         dist.stop()
 
 

@@ -123,4 +123,5 @@ def reproduce(out, profile: str = "full", jobs: int | None = None, data_dir=None
     io.write_json(folder.path / "results.json", strict_json(results.to_dict()))
     io.write_text(folder.path / "summary.md", build_markdown(results))
     io.write_text(folder.path / "report.html", build_html(results, folder.path / "figures"))
+    folder.close()  # the folder's lock, held since open_folder (released at exit if this fails)
     return results
