@@ -201,6 +201,15 @@ class DataSource:
     prefix: str = ""
     note: str = ""  # a sentence for reports, e.g. why the bundled subset is used
 
+    def __post_init__(self):
+        # every file is checked, or the source is refused: a manifest missing a line would
+        # otherwise let that file through unchecked
+        missing = [stem for stem in FILES.values() if stem not in self.md5]
+        if missing:
+            raise BackproplabError(
+                f"{str(self.folder / MANIFEST)!r} has no MD5 for {', '.join(missing)}: every "
+                f"file must be listed (md5sum of the uncompressed files), none is used unchecked")
+
     def describe(self) -> str:
         counts = self.counts()
         text = (f"{self.dataset} ({self.kind}: {counts['train']:,} train / {counts['test']:,} "
@@ -285,9 +294,9 @@ def locate_mnist(data_dir: str | os.PathLike | None = None, download: bool = Tru
 def load(source: DataSource, split: str) -> tuple[np.ndarray, np.ndarray]:
     """Images (N, 28, 28) uint8 and labels (N,) uint8 of `split` ("train" or "test"), checked."""
     stems = {part: FILES[(split, part)] for part in ("images", "labels")}
-    images = read_idx(source.files[(split, "images")], source.md5.get(stems["images"]),
+    images = read_idx(source.files[(split, "images")], source.md5[stems["images"]],
                       f"{split} images")
-    labels = read_idx(source.files[(split, "labels")], source.md5.get(stems["labels"]),
+    labels = read_idx(source.files[(split, "labels")], source.md5[stems["labels"]],
                       f"{split} labels")
     if images.ndim != 3 or labels.ndim != 1:
         raise BackproplabError(
