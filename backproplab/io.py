@@ -208,6 +208,28 @@ def _incidental(name: str) -> bool:
     return name == LOCK or _TEMPORARY.match(name) is not None
 
 
+def relative_to_folder(path, folder) -> str:
+    """`path` (a file a job wrote into `folder`) as a state file records it: relative to
+    `folder`, so that the folder may be moved, copied or used from another directory."""
+    rel = os.path.relpath(os.path.abspath(path), os.path.abspath(folder))
+    if rel == ".." or rel.startswith(".." + os.sep):
+        raise BackproplabError(f"{str(path)!r} is outside {str(folder)!r}")
+    return rel
+
+
+def inside_folder(folder, recorded, what: str) -> Path:
+    """A path a state file `what` records, resolved inside `folder`; anything that leads
+    outside it (absolute, .., a link) is refused: a state file names only the folder's files."""
+    if not isinstance(recorded, str) or not recorded:
+        raise BackproplabError(f"{what} records {recorded!r} where a file name belongs")
+    root = Path(folder).resolve()
+    path = (root / recorded).resolve()
+    if not path.is_relative_to(root):
+        raise BackproplabError(f"{what} records {recorded!r}, outside {str(folder)!r}; a state "
+                               "file names only files of its own folder (nothing was read)")
+    return path
+
+
 def check_new_file(path, overwrite: bool = False, flag: str = "--overwrite") -> Path:
     """Refuse to replace an existing file unless asked, and anything but a regular file even
     when asked."""

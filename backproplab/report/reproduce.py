@@ -33,6 +33,9 @@ from backproplab.report.profiles import PROFILES, Profile
 from backproplab.report.records import ReportMeta, Results
 
 STATE = "reproduce.json"
+# Keys of a part's record (and part names: the figures part's record is all paths) whose
+# values are paths: recorded relative to the output folder, read back resolved inside it.
+PATH_KEYS = ("figures", "folder", "runs_dir")
 VERSIONS_OF = ("numpy", "scikit-learn", "matplotlib", "torch")
 
 
@@ -56,9 +59,33 @@ def open_folder(out, profile: Profile) -> tuple[io.RunFolder, dict]:
     if state is None:  # a new run: the marker was just written
         state = {**folder.read(), "parts": {}}
         folder.write(state)
-    elif not isinstance(state.get("parts"), dict):
-        raise BackproplabError(f"{str(folder.marker_path)!r} is not a reproduce state file")
+    names = [name for name, _ in parts.report_parts(profile)]
+    recorded = state.get("parts")
+    if (not isinstance(recorded, dict) or any(n not in names for n in recorded)
+            or not all(isinstance(r, dict) for r in recorded.values())):
+        raise BackproplabError(
+            f"{str(folder.marker_path)!r} is not a reproduce state file: \"parts\" must map "
+            f"part names ({', '.join(names)}) to records; remove it or choose another --out")
+    recorded_parts(state, folder.path)  # every path inside the folder, checked before any work
     return folder, state
+
+
+def map_paths(obj, fn, key=None):
+    """`obj` (reproduce.json's parts) with `fn` applied to every path: each string under a key
+    of PATH_KEYS (itself, or the values of a dict there but the `seconds` of every record)."""
+    if key in PATH_KEYS:
+        if isinstance(obj, dict):
+            return {k: v if k == "seconds" else fn(v) for k, v in obj.items()}
+        return fn(obj)
+    if isinstance(obj, dict):
+        return {k: map_paths(v, fn, k) for k, v in obj.items()}
+    return obj
+
+
+def recorded_parts(state: dict, out: Path) -> dict:
+    """The parts' records with their paths resolved inside `out` (anything outside refused)."""
+    where = str(out / STATE)
+    return map_paths(state["parts"], lambda p: str(io.inside_folder(out, p, where)))
 
 
 def _describe(state: dict) -> str:
@@ -107,7 +134,8 @@ def reproduce(out, profile: str = "full", jobs: int | None = None, data_dir=None
                   file=sys.stderr)
             raise
         record["seconds"] = time.perf_counter() - t0
-        state["parts"][name] = record
+        state["parts"][name] = map_paths(
+            record, lambda p: io.relative_to_folder(p, folder.path), name)
         folder.write(state)
         bar.update(1, postfix=f"{name} done")
     bar.close()
@@ -119,7 +147,13 @@ def reproduce(out, profile: str = "full", jobs: int | None = None, data_dir=None
         versions=io.versions(*VERSIONS_OF), machine=machine(),
         command="backproplab reproduce " + " ".join(sys.argv[2:]) if sys.argv[1:2] == [
             "reproduce"] else f"backproplab reproduce --profile {profile} --out {out}")
-    results = parts.collect(state["parts"], steps, meta)
+    records = recorded_parts(state, folder.path)
+    try:
+        results = parts.collect(records, steps, meta)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise BackproplabError(f"{str(folder.marker_path)!r}: a part's record is damaged "
+                               f"({type(exc).__name__}: {exc}); remove it or choose another "
+                               "--out") from None
     io.write_json(folder.path / "results.json", strict_json(results.to_dict()))
     io.write_text(folder.path / "summary.md", build_markdown(results))
     io.write_text(folder.path / "report.html", build_html(results, folder.path / "figures"))
