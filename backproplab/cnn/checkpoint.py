@@ -22,7 +22,7 @@ import torch
 
 from backproplab.cnn import architecture
 from backproplab.cnn import model as net
-from backproplab.cnn.config import MonitorConfig, TrainConfig
+from backproplab.cnn.config import CNN_ACTIVATIONS, MonitorConfig, TrainConfig
 from backproplab.cnn.distributed import Distributed
 from backproplab.errors import BackproplabError
 from backproplab.io import (
@@ -198,7 +198,7 @@ def load_checkpoint(path: str | os.PathLike, device="cpu",
     except FileNotFoundError:
         raise BackproplabError(f"{str(path)!r} does not exist") from None
     except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError, ...
-        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:100]}"
+        reason = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:100]}"
         raise BackproplabError(f"{str(path)!r} is truncated or not a backproplab file "
                                f"({reason})") from None
     if not isinstance(payload, dict) or payload.get("format") not in kinds:
@@ -208,7 +208,50 @@ def load_checkpoint(path: str | os.PathLike, device="cpu",
         raise BackproplabError(
             f"{str(path)!r} holds another architecture ({_arch_text(payload.get('architecture'))}"
             f"); this is the problem set's CNN ({_arch_text(expected)})")
+    problem = _payload_problem(payload, expected)
+    if problem:
+        raise BackproplabError(f"{str(path)!r} is not a complete {payload['format']} file: "
+                               f"{problem}")
     return payload
+
+
+# What each kind of file holds besides format and architecture: the shape `save` and
+# `save_model` write, checked on every read so that no part is found missing mid-way.
+PAYLOAD_KEYS = {CHECKPOINT_FORMAT: ("config", "data", "state", "model", "optimizer",
+                                    "scheduler", "rng"),
+                MODEL_FORMAT: ("activation", "data", "model")}
+
+
+def _payload_problem(payload: dict, expected: dict) -> str:
+    """What is wrong with a checkpoint's or model file's content ("" when nothing)."""
+    missing = [k for k in PAYLOAD_KEYS[payload["format"]] if k not in payload]
+    if missing:
+        return f"{', '.join(missing)} missing"
+    weights = payload["model"]
+    if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor)
+                                                for v in weights.values()):
+        return "its model is not a table of tensors"
+    shapes = {k: list(v.shape) for k, v in weights.items()}
+    if shapes != expected:
+        wrong = sorted({*shapes} ^ {*expected}
+                       | {k for k in shapes.keys() & expected.keys() if shapes[k] != expected[k]})
+        return f"its weights do not fit the architecture ({', '.join(wrong)})"
+    if payload["format"] == MODEL_FORMAT:
+        activation = payload["activation"]
+    else:
+        config, state = payload["config"], payload["state"]
+        if not isinstance(config, dict) or not isinstance(state, dict):
+            return "its config or state is not a table"
+        fields = {f.name for f in dataclasses.fields(TrainState)}
+        if set(state) != fields:
+            return f"its state has {sorted(state)}, not {sorted(fields)}"
+        rng = payload["rng"]
+        if not isinstance(rng, dict) or not isinstance(rng.get("dropout"), list):
+            return "its random state is missing"
+        activation = config.get("activation")
+    if activation not in CNN_ACTIVATIONS:
+        return f"activation {activation!r} unknown; valid: {', '.join(CNN_ACTIVATIONS)}"
+    return ""
 
 
 def save_model(path: Path, model, config: TrainConfig, data_identity: dict) -> Path:

@@ -87,8 +87,14 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
     except RuntimeError:
         raise BackproplabError(
             f"unknown --device {name!r}; valid: auto, cpu, cuda, cuda:N") from None
+    if dev.type not in ("cpu", "cuda"):  # meta, mps, xpu, ...: not what the trainer supports
+        raise BackproplabError(
+            f"--device {name}: backproplab trains on cpu or cuda; valid: auto, cpu, cuda, cuda:N")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise BackproplabError(f"--device {name}: CUDA is not available here; use cpu or auto")
     if dev.type == "cuda" and dev.index is None:
         dev = torch.device(f"cuda:{local_rank}")
+    if dev.type == "cuda" and dev.index >= torch.cuda.device_count():
+        raise BackproplabError(f"--device {name}: this machine has {torch.cuda.device_count()} "
+                               f"CUDA device(s), cuda:0 to cuda:{torch.cuda.device_count() - 1}")
     return dev

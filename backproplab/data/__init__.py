@@ -25,6 +25,7 @@ import hashlib
 import math
 import os
 import struct
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -136,7 +137,7 @@ def read_idx(path: str | os.PathLike, expected_md5: str | None = None,
             raw = fh.read()
         if raw[:2] == b"\x1f\x8b":  # gzip's magic, whatever the name says
             raw = gzip.decompress(raw)
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         if isinstance(exc, FileNotFoundError):
             raise BackproplabError(f"{what or 'IDX file'} {str(path)!r} does not exist") from None
         raise BackproplabError(f"{str(path)!r} is not a readable IDX file "
@@ -298,9 +299,9 @@ def load(source: DataSource, split: str) -> tuple[np.ndarray, np.ndarray]:
                       f"{split} images")
     labels = read_idx(source.files[(split, "labels")], source.md5[stems["labels"]],
                       f"{split} labels")
-    if images.ndim != 3 or labels.ndim != 1:
+    if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.ndim != 1:
         raise BackproplabError(
-            f"{source.folder}: {split} images must be 3-D (N, rows, cols) and labels 1-D, got "
+            f"{source.folder}: {split} images must be (N, 28, 28) and labels (N,), got "
             f"shapes {images.shape} and {labels.shape}")
     if len(images) != len(labels):
         raise BackproplabError(
@@ -430,7 +431,7 @@ def _count(path: Path) -> int:
         with (gzip.open if gz else open)(path, "rb") as fh:
             head = fh.read(8)
         return struct.unpack(">I", head[4:8])[0] if len(head) == 8 else -1
-    except (OSError, EOFError):
+    except (OSError, EOFError, zlib.error):
         return -1
 
 
