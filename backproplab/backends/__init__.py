@@ -35,6 +35,7 @@ BACKENDS = ("local", "ray")
 class Backend(Protocol):
     name: str
     slots: int  # tasks that run at once (local: worker processes; ray: the cluster's CPUs)
+    local_files: bool  # whether its tasks surely write into this machine's folders
 
     def describe(self) -> dict:
         """What study.json records: the backend's name and the cluster's size."""

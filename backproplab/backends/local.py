@@ -46,6 +46,7 @@ class LocalBackend:
     this process one after another (with one BLAS thread), as they did before backends."""
 
     name = "local"
+    local_files = True  # its tasks write into this machine's folders
 
     def __init__(self, jobs: int | None = None):
         self.jobs = (os.cpu_count() or 1) if jobs is None else jobs
@@ -80,13 +81,21 @@ class LocalBackend:
         where = {"host": socket.gethostname(), "pid": os.getpid()}
         with threadpool_limits(1):
             for task in tasks:
+                reported = [0]
+
+                def report(n, reported=reported):
+                    reported[0] += n
+                    if progress is not None:
+                        progress(n)
                 try:
-                    value = task.fn(*task.args, report=progress)
+                    value = task.fn(*task.args, report=report)
                 except BackproplabError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - reported by name, the others go on
                     yield Outcome(task, error=error_text(exc), where=where)
                     continue
+                if progress is not None and task.work > reported[0]:
+                    progress(task.work - reported[0])
                 yield Outcome(task, value, where=where)
 
     def _processes(self, tasks, progress, n):

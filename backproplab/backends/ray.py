@@ -34,6 +34,7 @@ class RayBackend:
     A Ray connection this process already has (ray.init called before) is used as it is."""
 
     name = "ray"
+    local_files = False  # its tasks write into this machine's folders
 
     def __init__(self, address: str | None = None, cpus: int | None = None):
         ray = _ray()

@@ -7,25 +7,38 @@ OUT/runs/OPTIMIZER-ACTIVATION-sSEED, then writes into OUT:
   weights.png             the final weight histogram of each layer, the four settings overlaid
   comparison.json         every number above, the per-epoch curves and the paths
 Rerunning continues: finished runs are read back, interrupted ones resumed.
+
+Each run is one task of a backend (backproplab.backends): in this process one after another
+(local, the default), or one Ray task each, the data put in Ray's object store once. A Ray task
+on a machine that does not share this one's folders trains there and sends the run folder's
+files back, which this process writes: the same files in the same places either way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fnmatch
 import os
+import secrets
+import shutil
 import statistics
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from backproplab.backends import Task, backend_for, failures
 from backproplab.cnn.architecture import LAYERS
-from backproplab.cnn.checkpoint import has_checkpoint
+from backproplab.cnn.checkpoint import RUN_FILES, has_checkpoint
 from backproplab.cnn.config import DataConfig, MonitorConfig, TrainConfig
 from backproplab.cnn.data import load_tensors
 from backproplab.cnn.results import ComparisonResult, SettingRow
 from backproplab.cnn.train import RunResult, train
 from backproplab.errors import BackproplabError
-from backproplab.io import csv_text, savefig, write_json, write_text
+from backproplab.io import csv_text, savefig, write_bytes, write_json, write_text
+from backproplab.progress import Progress
 
 SETTINGS = (("adam", "relu"), ("adam", "tanh"), ("sgd", "relu"), ("sgd", "tanh"))
 # What the problem set reported after 10 epochs (test accuracy), for the report to set against.
@@ -36,7 +49,8 @@ CURVES = ("test/accuracy", "test/loss", "train/epoch_loss")  # per epoch, kept p
 def run_comparison(out_dir: str | os.PathLike, seeds: int | list[int] = 1,
                    config: TrainConfig | None = None, data_config: DataConfig | None = None,
                    monitor_config: MonitorConfig | None = None, *, source=None,
-                   runs_dir: str | os.PathLike | None = None, progress=True) -> ComparisonResult:
+                   runs_dir: str | os.PathLike | None = None, progress=True,
+                   backend=None) -> ComparisonResult:
     """Train {adam, sgd} x {relu, tanh} per seed; write the table and figures into `out_dir`.
 
     seeds: a count (seeds 0..N-1) or the seeds themselves. config: the runs' TrainConfig (its
@@ -46,7 +60,9 @@ def run_comparison(out_dir: str | os.PathLike, seeds: int | list[int] = 1,
     instead of looking for the dataset (e.g. `locate_mnist()`'s, which may be the bundled
     subset). runs_dir: where the TensorBoard runs go (default OUT/runs). progress: True (a bar
     per epoch), False, or a callable (steps_done, steps_total, text) called after every step of
-    the whole comparison.
+    the whole comparison (on a backend whose tasks run elsewhere: after each run, as runs
+    finish). backend: where the runs train (a `backproplab.backends` Backend; None: the one of
+    an enclosing `backends.using`, else one after another in this process).
     """
     config = config or TrainConfig()
     data_config = data_config or DataConfig()
@@ -60,8 +76,7 @@ def run_comparison(out_dir: str | os.PathLike, seeds: int | list[int] = 1,
     steps_per_run = config.epochs * -(-len(tensors.train[1]) // config.batch_size)
     total = steps_per_run * len(SETTINGS) * len(seeds)
 
-    results: dict[str, list[RunResult]] = {}
-    done = 0  # steps of the runs before this one
+    runs = []  # (setting name, seed, the run's TrainConfig), in the table's order
     for optimizer, activation in SETTINGS:
         name = f"{optimizer}-{activation}"
         for seed in seeds:
@@ -69,21 +84,46 @@ def run_comparison(out_dir: str | os.PathLike, seeds: int | list[int] = 1,
             # a finished or interrupted run continues; one that never reached its first
             # checkpoint (a crash) has nothing to keep and starts again
             resume = not config.overwrite and has_checkpoint(logdir)
-            run_config = dataclasses.replace(
+            runs.append((name, seed, dataclasses.replace(
                 config, optimizer=optimizer, activation=activation, seed=seed,
-                logdir=str(logdir), resume=resume, overwrite=not resume)
-            report = progress
-            if callable(progress):
-                def report(step, _total, text, offset=done, label=f"{name} seed {seed}"):
-                    progress(offset + step, total, f"{label}, {text}")
-            result = train(run_config, data_config, monitor_config, data=tensors,
-                           progress=report)
-            results.setdefault(name, []).append(result)
-            done += steps_per_run
+                logdir=str(logdir), resume=resume, overwrite=not resume)))
+    finished: dict[tuple, RunResult] = {}
+    failed = []
+    with backend_for(backend, jobs=1) as where, contextlib.ExitStack() as stack:
+        token = None if where.local_files else stack.enter_context(_folder_token(runs_dir))
+        tasks = _run_tasks(runs, data_config, monitor_config, where.put(tensors), token,
+                           progress, steps_per_run, total)
+        bar = stack.enter_context(Progress(len(tasks), "compare-cnn", unit="run")) if (
+            progress is True and token is not None) else None
+        for outcome in stack.enter_context(contextlib.closing(where.map(tasks))):
+            name, seed, run_config = outcome.task.args[-1]
+            if not outcome.ok:
+                failed.append(outcome)
+                continue
+            result, copy = outcome.value
+            if copy is not None:
+                result = _write_back(result, copy, Path(run_config.logdir))
+            finished[name, seed] = result
+            if token is not None and callable(progress):
+                progress(len(finished) * steps_per_run, total,
+                         f"{name} seed {seed} done, {len(finished)} of {len(tasks)} runs")
+            if bar is not None:
+                bar.update(1, postfix=f"{name} seed {seed}")
             if progress is True:
                 final = result.final
-                print(f"{name} seed {seed}: test accuracy {final['test/accuracy']:.2%}, "
-                      f"test loss {final['test/loss']:.4f}, {result.time:.1f} s", flush=True)
+                line = (f"{name} seed {seed}: test accuracy {final['test/accuracy']:.2%}, "
+                        f"test loss {final['test/loss']:.4f}, {result.time:.1f} s")
+                if bar is not None:
+                    bar.write(line)
+                else:
+                    print(line, flush=True)
+    if failed:
+        raise BackproplabError(f"{len(failed)} of {len(runs)} runs could not be trained "
+                               f"({failures(failed)}); the {len(finished)} others are kept in "
+                               f"{runs_dir}; rerun the same command to try again")
+    results: dict[str, list[RunResult]] = {}
+    for name, seed, _ in runs:
+        results.setdefault(name, []).append(finished[name, seed])
 
     table = [_row(name, runs) for name, runs in results.items()]
     curves = {name: {key: [[row[key] for row in r.history] for r in runs] for key in CURVES}
@@ -101,6 +141,95 @@ def run_comparison(out_dir: str | os.PathLike, seeds: int | list[int] = 1,
         json=out / "comparison.json")
     write_json(result.json, dataclasses.asdict(result))
     return result
+
+
+# ---------------------------------------------------------------------------------------------
+# The runs as tasks of a backend.
+
+
+@dataclass
+class FolderCopy:
+    """A run folder as a task on another machine receives it (the files to continue from)
+    and sends it back (the files to write)."""
+
+    token: str  # the name of a file that only this machine's runs folder holds (see train_run)
+    files: dict  # {file name: bytes}
+
+
+def _run_tasks(runs, data_config, monitor_config, data, token, progress, steps_per_run, total
+               ) -> list[Task]:
+    """One task per run. In this process a run reports its steps as it goes (offset by the
+    steps of the runs before it); a task that runs elsewhere (`token` set) reports when done."""
+    tasks = []
+    for i, (name, seed, run_config) in enumerate(runs):
+        report = progress if token is None else False
+        if token is None and callable(progress):
+            def report(step, _total, text, offset=i * steps_per_run, label=f"{name} seed {seed}"):
+                progress(offset + step, total, f"{label}, {text}")
+        copy = None if token is None else FolderCopy(token, _own_files(Path(run_config.logdir)))
+        tasks.append(Task(f"{name} seed {seed}", train_run,
+                          (run_config, data_config, monitor_config, data, report, copy,
+                           (name, seed, run_config)),
+                          work=steps_per_run, gpus=0 if run_config.device == "cpu" else 1))
+    return tasks
+
+
+def train_run(config: TrainConfig, data_config: DataConfig, monitor_config: MonitorConfig,
+              tensors, progress=False, copy: FolderCopy | None = None, label=None, report=None
+              ) -> tuple[RunResult, FolderCopy | None]:
+    """One run of the comparison, in its task's process: (RunResult, None) when it trained in
+    `config.logdir` itself; (RunResult, the folder's files) when it ran on a machine that does
+    not share that folder (no file `copy.token` beside it): it then continues from `copy`'s
+    files in a folder of its own (the same path where it can, so that run.json and the
+    checkpoints read the same), and sends the folder back. `label` names the run for the
+    driver; `report` is the backend's (unused: a run reports through `progress`)."""
+    if copy is not None and not config.threads:
+        torch.set_num_threads(1)  # the task's one CPU
+    logdir = Path(config.logdir)
+    if copy is None or (logdir.parent / copy.token).is_file():
+        return train(config, data_config, monitor_config, data=tensors, progress=progress), None
+    try:
+        logdir.mkdir(parents=True)
+    except OSError:
+        logdir = Path(tempfile.mkdtemp(prefix="backproplab-run-"))
+    try:
+        for name, data in copy.files.items():
+            write_bytes(logdir / name, data)
+        result = train(dataclasses.replace(config, logdir=str(logdir)), data_config,
+                       monitor_config, data=tensors, progress=progress)
+        return result, FolderCopy(copy.token, _own_files(logdir))
+    finally:
+        shutil.rmtree(logdir, ignore_errors=True)  # this machine's copy: the driver has it
+
+
+@contextlib.contextmanager
+def _folder_token(runs_dir: Path):
+    """A file of a random name in `runs_dir` while the runs train: a task that sees it shares
+    this machine's folders and trains in place."""
+    token = f".backproplab-runs-{secrets.token_hex(8)}"
+    write_text(runs_dir / token, "")
+    try:
+        yield token
+    finally:
+        (runs_dir / token).unlink(missing_ok=True)
+
+
+def _own_files(folder: Path) -> dict:
+    """A run folder's own files, {name: bytes}: run.json and RUN_FILES."""
+    owned = ("run.json", *RUN_FILES)
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file() and any(
+        fnmatch.fnmatch(p.name, pattern) for pattern in owned)} if folder.is_dir() else {}
+
+
+def _write_back(result: RunResult, copy: FolderCopy, logdir: Path) -> RunResult:
+    """Write a run trained elsewhere into `logdir` (its own files there replaced by the copy's);
+    the RunResult with this machine's paths."""
+    for name in set(_own_files(logdir)) - set(copy.files):
+        (logdir / name).unlink()
+    for name, data in copy.files.items():
+        write_bytes(logdir / name, data)
+    return dataclasses.replace(result, logdir=logdir,
+                               model=logdir / "model.pt" if result.model is not None else None)
 
 
 def _row(name: str, runs: list[RunResult]) -> SettingRow:

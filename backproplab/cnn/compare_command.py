@@ -14,6 +14,7 @@ Examples:
 from __future__ import annotations
 
 from backproplab import config as flags
+from backproplab.backends import BackendConfig, open_backend
 from backproplab.cnn.config import DRY_RUN, DataConfig, MonitorConfig, TrainConfig
 from backproplab.errors import BackproplabError, require
 
@@ -28,6 +29,7 @@ def add_arguments(parser):
         "logdir", "resume", "save_model", "eval_batch_size"))
     flags.add_arguments(parser, DataConfig, skip=("val_size",))
     flags.add_arguments(parser, MonitorConfig, skip=("hist_bins",))
+    flags.add_arguments(parser, BackendConfig)
     parser.add_argument("--dry-run", action="store_true",
                         help=f"train on {DRY_RUN['train_limit']} and test on "
                              f"{DRY_RUN['test_limit']} examples only (a quick check)")
@@ -45,7 +47,11 @@ def run(args) -> int:
     # here, not at the top: PyTorch is imported only when training, so --help answers at once
     from backproplab.cnn.compare import run_comparison, table_markdown
 
-    result = run_comparison(args.out, args.seeds, config, data_config, monitor_config)
+    where = flags.from_args(BackendConfig, args)
+    jobs = 1 if where.backend == "local" else None  # local: the runs one after another here
+    with open_backend(where.backend, jobs=jobs, address=where.address) as backend:
+        result = run_comparison(args.out, args.seeds, config, data_config, monitor_config,
+                                backend=backend)
     print(f"\n{result.data}\n\n{table_markdown(result.table)}")
     print(f"written: {result.table_md}, {result.figures['curves']}, {result.figures['weights']}; "
           f"TensorBoard: tensorboard --logdir {result.runs_dir}")
