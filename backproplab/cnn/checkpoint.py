@@ -275,7 +275,9 @@ def load_model(path, device="cpu") -> net.Net:
 
 
 def _describe(run: dict) -> str:
-    c = run.get("config", {})
+    c = run.get("config")
+    if not isinstance(c, dict):
+        return ""
     return ", ".join(f"{k} {c.get(k)}" for k in ("optimizer", "activation", "epochs", "seed"))
 
 

@@ -223,7 +223,10 @@ def _load_setting(out_dir, setting: Setting) -> SettingResult | None:
         return None  # unreadable (it cannot be half-written: writes are atomic): train again
     if not isinstance(result, dict) or result.get("label") != setting.label:
         return None
-    return SettingResult.from_dict(result)
+    try:
+        return SettingResult.from_dict(result)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        return None  # not the shape this study writes (edited by hand): train it again
 
 
 # ---------------------------------------------------------------------------------------------
