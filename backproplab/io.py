@@ -281,6 +281,13 @@ class RunFolder:
                                    "resume")
         self.lock()
         theirs = self.read()  # again, now that no other process can change it
+        wrong = [k for k, v in identity.items() if theirs is not None and k in theirs
+                 and isinstance(theirs[k], dict) != isinstance(_plain(v), dict)]
+        if wrong:  # not the shape a job writes: edited, or another program's file
+            raise BackproplabError(
+                f"{str(self.marker_path)!r} is not a {self.marker} backproplab wrote ("
+                + ", ".join(f"{k} is {type(theirs[k]).__name__}" for k in wrong)
+                + f"); remove it or choose another {self.flag}")
         describe = describe or (lambda m: "")
         if theirs is not None and resume is not False and not overwrite:
             differ = differences(theirs, identity, free)

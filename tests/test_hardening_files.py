@@ -124,3 +124,11 @@ def test_the_lock_is_not_content_and_overwrite_leaves_it(tmp_path):
     folder.open({"plan": 2}, overwrite=True)  # the same process goes on holding it
     assert (tmp_path / io.LOCK).is_file()
     folder.close()
+
+
+@pytest.mark.parametrize("marker", ['{"plan": []}', '{"plan": 3}', '{"plan": "x"}'])
+def test_a_marker_whose_identity_is_not_the_shape_written_is_refused(tmp_path, marker):
+    (tmp_path / "job.json").write_text(marker)
+    with pytest.raises(BackproplabError, match="job.json' is not a job.json backproplab wrote"):
+        io.RunFolder(tmp_path, "job.json", kind="job").open(
+            {"plan": {"seeds": 1}}, describe=lambda m: m["plan"].get("name"))
