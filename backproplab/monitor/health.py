@@ -125,7 +125,7 @@ RULES = {r.name: r for r in (
          "layers take huge steps and training becomes unstable. Scale the initialisation "
          "down (Glorot or He), lower the learning rate, clip the gradient norm, or add "
          "normalisation layers.", f"{GLOROT}; {HE}"),
-    Rule("nonfinite_loss", "loss NaN or infinite", "any training loss NaN or infinite",
+    Rule("nonfinite_loss", "non-finite loss", "any training loss not a finite number",
          "The loss became NaN or infinite at the step given; every parameter it touched is "
          "now garbage and the rest of the run is meaningless. Usual causes: a learning rate "
          "so high that the weights overflow, a log or division of 0 (a hand-written "

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from backproplab.cnn import architecture
+from backproplab.monitor import health
 from backproplab.report import html as H
 from backproplab.report.figures import activations_figure, datasets_figure
 from backproplab.report.records import (
@@ -121,7 +122,30 @@ def study_section(name: str, study: StudyRecord) -> str:
             items = "".join(f"<li>{H.esc(line)}</li>" for line in study.diagnosis)
             parts.append(f'<ul class="finding">{items}</ul>')
         parts.append(H.image(study.figures["diagnostics"], f"{name} diagnostics"))
+    if study.health:
+        items = "".join(f"<li>{H.esc(line)}</li>" for line in study.health)
+        parts.append("<h4>Training health (the rules that judge the CNN's runs)</h4>"
+                     f"<ul>{items}</ul>")
     return H.section(f"study-{name}", f"{name}: {study.title}", *parts, level=3)
+
+
+def health_section(cnn: CnnRecord) -> list[str]:
+    """Part II's training-health verdicts (backproplab.monitor.health): per setting, then what
+    each rule that fired means, and which rules were checked."""
+    if not cnn.health:
+        return []
+    rows = [[name, H.Raw("<br>".join(map(H.esc, lines))) if lines else "healthy: no rule fired"]
+            for name, lines in cnn.health.items()]
+    notes = "".join(f"<li><b>{H.esc(r['rule'])}</b> ({H.esc(r['threshold'])}): "
+                    f"{H.esc(r['explanation'])} <i>{H.esc(r['reference'])}</i></li>"
+                    for r in cnn.health_rules)
+    checked = ", ".join(f"{r.title} ({r.threshold})" for r in health.RULES.values())
+    return ["<h3>Training health</h3>",
+            H.paragraph("What the per-layer statistics say, judged by backproplab's health "
+                        "rules (the same rules judge the studies' networks above)."),
+            H.table(["setting", "verdicts"], rows),
+            f'<ul class="finding">{notes}</ul>' if notes else "",
+            H.paragraph(f"Rules checked: {checked}.")]
 
 
 def _reported(cnn: CnnRecord, setting: str) -> str:
@@ -202,6 +226,7 @@ def cnn_section(cnn: CnnRecord) -> str:
         if cnn.figures.get(key):
             parts.append(f"<h3>{H.esc(alt[0].upper() + alt[1:])}</h3>")
             parts.append(H.image(cnn.figures[key], alt))
+    parts += health_section(cnn)
     parts.append(H.paragraph("Open every run, with the histograms and per-layer statistics of "
                              "weights, biases, net inputs, activations and pooled outputs:"))
     parts.append(H.code(f"tensorboard --logdir {cnn.runs_dir}"))
@@ -253,4 +278,7 @@ def build_markdown(results: Results) -> str:
         lines += [f"| {r.setting} | {pm(100 * r.accuracy_mean, 100 * r.accuracy_std, 2)}"
                   f" | {pm(r.loss_mean, r.loss_std, 4)} | {r.time_mean:.0f} |"
                   for r in cnn.rows]
+        lines += ["", "Training health:"] + [
+            f"- {name}: " + ("; ".join(found) or "healthy: no rule fired")
+            for name, found in cnn.health.items()]
     return "\n".join(lines) + "\n"

@@ -18,6 +18,7 @@ from backproplab import io
 from backproplab.cnn import architecture
 from backproplab.cnn.config import DataConfig, MonitorConfig, TrainConfig
 from backproplab.errors import BackproplabError, require
+from backproplab.monitor import health
 from backproplab.report.claims import test_claims
 from backproplab.report.figures import activations_figure, datasets_figure, layer_stats_figure
 from backproplab.report.profiles import Profile
@@ -145,7 +146,23 @@ def cnn_results(result) -> dict:
                      data=result.data, data_kind=result.data_kind, epochs=result.epochs,
                      seeds=result.seeds, finding=cnn_finding(result.table, result.epochs),
                      reported=result.reported,
-                     smoothness=cnn_smoothness(result.curves, result.stats_csv)).to_dict()
+                     smoothness=cnn_smoothness(result.curves, result.stats_csv),
+                     **cnn_health(result.runs)).to_dict()
+
+
+def cnn_health(runs: dict) -> dict:
+    """The health verdicts of every run (its health.json): per setting the lines of each seed,
+    and each rule that fired with its explanation, threshold and reference."""
+    lines, fired = {}, {}
+    for name, folders in runs.items():
+        lines[name] = []
+        for seed, folder in enumerate(folders):
+            for v in health.load(folder):
+                lines[name].append(f"seed {seed}: {v.summary}" if len(folders) > 1 else v.summary)
+                fired.setdefault(v.rule, {"rule": health.RULES[v.rule].title,
+                                          "explanation": v.explanation,
+                                          "threshold": v.threshold, "reference": v.reference})
+    return {"health": lines, "health_rules": list(fired.values())}
 
 
 def cnn_smoothness(curves_by_setting: dict, stats_csv: dict) -> dict:

@@ -47,12 +47,13 @@ class StudyRecord:
     folder: str
     seconds_training: float
     seconds: float = math.nan  # the whole part (training, tables, figures); set by reproduce
+    health: list[str] = field(default_factory=list)  # the health rules that fired, per setting
 
     @classmethod
     def of(cls, result: StudyResult) -> StudyRecord:
         return cls(result.spec.title, result.spec.claim, list(result.summary), result.finding,
                    list(result.diagnosis), {k: str(v) for k, v in result.figures.items()},
-                   str(result.out_dir), result.seconds)
+                   str(result.out_dir), result.seconds, health=list(result.health))
 
     def to_dict(self) -> dict:
         """As kept in reproduce.json and results.json: with `rows`, the report table's cells."""
@@ -65,7 +66,7 @@ class StudyRecord:
              "claim": self.claim, "rows": rows, "finding": self.finding,
              "diagnosis": self.diagnosis, "figures": self.figures,
              "summary": [r.to_row() for r in self.summary], "folder": self.folder,
-             "seconds_training": self.seconds_training}
+             "seconds_training": self.seconds_training, "health": self.health}
         if not math.isnan(self.seconds):
             d["seconds"] = self.seconds
         return d
@@ -74,7 +75,7 @@ class StudyRecord:
     def from_dict(cls, d: dict) -> StudyRecord:
         return cls(d["title"], d["claim"], [SummaryRow.from_row(r) for r in d["summary"]],
                    d["finding"], d["diagnosis"], d["figures"], d["folder"],
-                   d["seconds_training"], d.get("seconds", math.nan))
+                   d["seconds_training"], d.get("seconds", math.nan), d.get("health", []))
 
 
 @dataclass
@@ -96,6 +97,10 @@ class CnnRecord:
     # {setting: {"test_loss_tv", "test_accuracy_tv", "train_loss_noise": [per seed]}}: the
     # curves' smoothness (studies.curves); empty in a record from before it was measured
     smoothness: dict = field(default_factory=dict)
+    # {setting: [the verdict lines of each seed's run]} (backproplab.monitor.health) and, for
+    # each rule that fired, its explanation, threshold and reference
+    health: dict = field(default_factory=dict)
+    health_rules: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """As kept in reproduce.json and results.json (each row with its time as `seconds`)."""

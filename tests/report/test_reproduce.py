@@ -174,3 +174,15 @@ def test_ctrl_c_keeps_finished_parts_and_a_rerun_resumes(tmp_path, monkeypatch, 
     assert main(["reproduce", "--profile", "quick", "--out", str(out)]) == 0
     assert calls == ["finished", "second"]  # the finished part did not run again
     assert (out / "report.html").exists()
+
+
+def test_part_two_and_the_studies_show_the_health_verdicts(quick_run):
+    """One rule set for both engines: every CNN setting is judged (verdicts or 'healthy'), and
+    the deep ReLU studies' dead layers are named by the same rules."""
+    results = json.loads((quick_run / "results.json").read_text())
+    assert set(results["cnn"]["health"]) == {r["setting"] for r in results["cnn"]["rows"]}
+    deep = results["studies"]["moons-deep-activations"]["health"]
+    assert any("relu" in line and "mostly dead" in line for line in deep)
+    page = (quick_run / "report.html").read_text()
+    assert "<h3>Training health</h3>" in page and "Rules checked:" in page
+    assert "Training health:" in (quick_run / "summary.md").read_text()
