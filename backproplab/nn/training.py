@@ -45,7 +45,7 @@ def train(model, X, y, optimizer, num_passes, *, batch_size=None, seed=0, callba
     if batch_size is not None:
         check_number("batch_size", batch_size, low=1, strict=False, integer=True)
 
-    batches = _batches(len(X), batch_size, seed)
+    batches = batch_order(len(X), batch_size, seed)
     model.history = {"pass": [], "loss": [], "train_accuracy": [], "val_accuracy": []}
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked, not warned
         for i in range(num_passes):
@@ -67,8 +67,9 @@ def train(model, X, y, optimizer, num_passes, *, batch_size=None, seed=0, callba
         _checked_loss(model, X, y, optimizer.epsilon, num_passes - 1)
 
 
-def _batches(n, batch_size, seed):
-    """Yield None (the full batch) forever, or index arrays of shuffled mini-batches."""
+def batch_order(n, batch_size, seed):
+    """The examples of each pass, forever: None (the full batch), or the index arrays of
+    shuffled mini-batches (a permutation per epoch from a generator seeded by `seed`)."""
     if batch_size is None or batch_size >= n:
         while True:
             yield None

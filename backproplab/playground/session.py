@@ -35,7 +35,7 @@ from backproplab.nn.batched import BatchedNetwork
 from backproplab.nn.gradcheck import gradcheck
 from backproplab.nn.network import DeepNeuralNetwork
 from backproplab.nn.optim import SGD
-from backproplab.nn.training import train
+from backproplab.nn.training import batch_order, train
 from backproplab.playground.messages import MAX_PASSES, MAX_POINTS, MessageError, default_config
 from backproplab.studies.presets import PRESETS
 from backproplab.studies.spec import settings
@@ -247,24 +247,36 @@ def _shown(array) -> dict:
             "truncated": a.shape[0] > SHOW_ROWS or a.shape[1] > SHOW_COLS}
 
 
+def next_batch(n: int, batch_size, seed: int, passes: int):
+    """The examples the engine's loop takes at pass `passes` (counted from 0): all of them, or
+    that pass's mini-batch in the engine's own shuffled order (nn.training.batch_order)."""
+    order = batch_order(n, batch_size, seed)
+    for _ in range(passes):
+        next(order)
+    idx = next(order)
+    return np.arange(n) if idx is None else idx
+
+
 def explain(net, optimizer: SGD, data: Data, spec: dict, passes: int):
-    """The next step on all training points at the current parameters, layer by layer, as the
-    problem set writes it: z, a, delta = dL/dz, dW, db, the update the optimiser applies
-    (-epsilon * dW, plus momentum times its velocity), and the numerical gradient check of
-    every parameter. Returns (message for the page, .npz bytes of every array in full).
+    """The next step, on the batch the engine takes next, at the current parameters, layer by
+    layer, as the problem set writes it: z, a, delta = dL/dz, dW, db, the update the optimiser
+    applies (-epsilon * dW, plus momentum times its velocity), and the numerical gradient check
+    of every parameter. Returns (message for the page, .npz bytes of every array in full).
 
     Delta is the engine's own: row n of delta[l] is db[l] of backpropagation on example n
     alone (db is the sum of delta over the examples).
     """
+    idx = next_batch(len(data.X), spec["batch_size"], net.seed, passes)
+    X, y = data.X[idx], data.y[idx]
     live = copy_network(net)
-    grads = live.backpropagation(data.X, data.y)
+    grads = live.backpropagation(X, y)
     z, a = live.z, live.a
     L = len(live.W)
-    rows = [live.backpropagation(data.X[n:n + 1], data.y[n:n + 1]).db for n in range(len(data.X))]
+    rows = [live.backpropagation(X[n:n + 1], y[n:n + 1]).db for n in range(len(X))]
     delta = [np.array([r[l] for r in rows]) for l in range(L)]
     n_params = sum(W.size + b.size for W, b in zip(live.W, live.b))
-    k = int(min(len(data.X), max(1, GRADCHECK_WORK // n_params)))
-    errors = gradcheck(copy_network(net), data.X[:k], data.y[:k])
+    k = int(min(len(X), max(1, GRADCHECK_WORK // n_params)))
+    errors = gradcheck(copy_network(net), X[:k], y[:k])
     eps, velocity = optimizer.epsilon, optimizer.velocities
     layers, arrays = [], {}
     for l in range(L):
@@ -282,16 +294,16 @@ def explain(net, optimizer: SGD, data: Data, spec: dict, passes: int):
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     notes = []
-    if spec["batch_size"] is not None and spec["batch_size"] < len(data.X):
+    if len(X) < len(data.X):
         notes.append(f"Training uses mini-batches of {spec['batch_size']} in the engine's own "
-                     "shuffled order; shown is the step on all training points at the current "
-                     "parameters.")
+                     f"shuffled order; shown is the next one: {len(X)} of the {len(data.X)} "
+                     "training points.")
     if velocity is not None:
         notes.append(f"With momentum {optimizer.momentum:g} the update is {optimizer.momentum:g}"
                      " x the optimiser's velocity (the previous update) - epsilon x dW.")
-    message = {"type": "explain", "pass": passes, "n": len(data.X), "epsilon": eps,
+    message = {"type": "explain", "pass": passes, "n": len(X), "epsilon": eps,
                "activation": live.activation, "reg_lambda": live.reg_lambda,
-               "loss": float(live.calculate_loss(data.X, data.y)), "layers": layers,
+               "loss": float(live.calculate_loss(X, y)), "layers": layers,
                "gradcheck_examples": k, "gradcheck_max": max(errors.values()), "notes": notes}
     return message, buffer.getvalue()
 
@@ -303,9 +315,6 @@ def seeds(net_spec: dict, data: Data, passes: int, count: int) -> dict:
         raise MessageError("train seeds needs full-batch training (batch size: full): the "
                            "batched engine gives every seed its own mini-batch order only "
                            "one network at a time")
-    if min(net_spec["hidden"] or [2]) == 1:
-        raise MessageError("train seeds needs hidden layers of at least 2 units (the batched "
-                           "engine trains width-1 layers one network at a time)")
     first = net_spec["seed"]
     stack = BatchedNetwork([2, *net_spec["hidden"], data.n_classes], net_spec["activation"],
                            net_spec["reg_lambda"], seeds=list(range(first, first + count)))

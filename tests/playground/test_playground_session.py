@@ -98,6 +98,27 @@ def test_explain_shows_every_layer_with_shapes_and_a_passing_gradient_check(tab,
     assert np.allclose(arrays["update W[2]"], -0.01 * arrays["dW[2]"])
 
 
+def test_explain_with_mini_batches_shows_the_step_the_engine_takes_next(tab, config):
+    """With batches of 32 and momentum, the explained update is exactly the change the next
+    step makes to the weights: the batch is the engine's own next one."""
+    tab.send(type="config", **config(batch_size=32, momentum=0.9, hidden=[4]))
+    tab.wait_for("frame")
+    tab.send(type="step", passes=9)
+    at_pass(tab, 9)
+    tab.send(type="explain")
+    m = tab.wait_for("explain")
+    assert m["n"] == 32 and m["layers"][0]["arrays"]["z[0]"]["shape"] == [32, 4]
+    arrays = np.load(io.BytesIO(base64.b64decode(m["npz"])))
+    X, y = load_dataset("moons")
+    net = DeepNeuralNetwork([2, 4, 2], "tanh", 0.01, seed=0)
+    net.fit_model(X, y, 0.01, 9, print_loss=False, batch_size=32, momentum=0.9)
+    assert np.array_equal(arrays["W[1]"], net.W[1])
+    before = net.W[1].copy()
+    again = DeepNeuralNetwork([2, 4, 2], "tanh", 0.01, seed=0)
+    again.fit_model(X, y, 0.01, 10, print_loss=False, batch_size=32, momentum=0.9)
+    assert np.allclose(arrays["update W[1]"], again.W[1] - before, rtol=1e-12, atol=1e-15)
+
+
 def test_train_seeds_uses_the_batched_engine_and_matches_the_live_network(tab):
     tab.send(type="step", passes=300)
     live = at_pass(tab, 300)
