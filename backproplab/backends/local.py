@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import sys
 import traceback
 from collections import deque
 from multiprocessing.connection import wait
@@ -21,9 +22,12 @@ from backproplab.errors import BackproplabError
 
 
 def worker_context():
-    """Worker processes by fork where there is one (no re-import, no pickled modules)."""
-    return multiprocessing.get_context("fork" if "fork" in
-                                       multiprocessing.get_all_start_methods() else "spawn")
+    """Worker processes by fork where there is one (no re-import, no pickled modules), but by
+    spawn in a process that uses Ray: a fork copies gRPC's locks held by its threads, and the
+    child can wait on them for ever."""
+    fork = "fork" in multiprocessing.get_all_start_methods() and not {"ray", "grpc"} & set(
+        sys.modules)
+    return multiprocessing.get_context("fork" if fork else "spawn")
 
 
 def worker_init():

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 # The options load without NumPy or PyTorch (`reproduce --help` answers at once).
 from backproplab import config
+from backproplab.backends import BackendConfig, open_backend
 from backproplab.report.profiles import PROFILES
 
 
@@ -33,6 +34,7 @@ class ReproduceConfig:
 
 def add_arguments(parser):
     config.add_arguments(parser, ReproduceConfig)
+    config.add_arguments(parser, BackendConfig)
 
 
 def run(args) -> int:
@@ -42,7 +44,11 @@ def run(args) -> int:
     # The parts load NumPy, matplotlib and PyTorch: imported when the report is made.
     from backproplab.report.reproduce import reproduce
 
-    results = reproduce(cfg.out, cfg.profile, cfg.jobs, cfg.data_dir)
+    where = config.from_args(BackendConfig, args)
+    with open_backend(where.backend, jobs=cfg.jobs, address=where.address) as backend:
+        # local: the studies' worker processes and the CNN's runs one by one, as ever
+        results = reproduce(cfg.out, cfg.profile, cfg.jobs, cfg.data_dir,
+                            backend=None if where.backend == "local" else backend)
     print(f"report: {cfg.out}/report.html ({results.meta.total_seconds:.0f} s); "
           f"tables: {cfg.out}/summary.md; numbers: {cfg.out}/results.json")
     print(f"TensorBoard: tensorboard --logdir {cfg.out}/runs")

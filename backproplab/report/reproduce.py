@@ -15,6 +15,7 @@ first part not done.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import math
 import os
@@ -25,6 +26,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from backproplab import io
+from backproplab.backends import using
 from backproplab.errors import BackproplabError
 from backproplab.progress import Progress
 from backproplab.report import parts
@@ -105,8 +107,11 @@ def strict_json(obj):
 
 
 def reproduce(out, profile: str = "full", jobs: int | None = None, data_dir=None,
-              progress: bool = True) -> Results:
+              progress: bool = True, backend=None) -> Results:
     """Run every part not yet done into `out`, then write results.json, summary.md, report.html.
+
+    backend: where the studies' stacks and the CNN's runs train (a `backproplab.backends`
+    Backend, e.g. Ray's); None: worker processes here (`jobs`), the CNN's runs one by one.
 
     Returns the Results (every number of the report).
     """
@@ -126,7 +131,8 @@ def reproduce(out, profile: str = "full", jobs: int | None = None, data_dir=None
         bar.update(0, postfix=name)
         t0 = time.perf_counter()
         try:
-            record = step(folder.path, prof, jobs=jobs, data=data, bar=bar)
+            with using(backend) if backend is not None else contextlib.nullcontext():
+                record = step(folder.path, prof, jobs=jobs, data=data, bar=bar)
         except KeyboardInterrupt:
             bar.close()
             print(f"interrupted during {name}: {len(state['parts'])} of {len(steps)} parts are "
