@@ -275,42 +275,47 @@ class RunFolder:
         folder holding a job is refused unless `overwrite`. `free`: identity keys (or
         "key.subkey") that may differ on resume. `describe(marker)`: a few words on a job.
         """
-        theirs = self.read()  # refuses what is not ours before anything is written
+        check = dict(identity=identity, resume=resume, overwrite=overwrite, free=free,
+                     describe=describe or (lambda m: ""))
+        self._refuse_if_in_use()  # a folder another process writes into: say so first
+        self._admit(self.read(), **check)  # refuses what is not ours before anything is written
+        self.lock()
+        theirs = self.read()  # again, now that no other process can change it
+        self._admit(theirs, **check)
+        if theirs is not None and resume is not False and not overwrite:
+            return theirs
+        if theirs is not None:
+            self.remove_owned()  # --overwrite
+        meta = {**identity, "versions": versions(*versions_of), "started": now()}
+        self.write(meta)
+        return None
+
+    def _admit(self, theirs, *, identity, resume, overwrite, free, describe) -> None:
+        """Refuse the job `identity` in a folder whose marker is `theirs`, as `open` says."""
         if resume and theirs is None:
             raise BackproplabError(f"--resume: {str(self.path)!r} holds no {self.kind} to "
                                    "resume")
-        self.lock()
-        theirs = self.read()  # again, now that no other process can change it
-        wrong = [k for k, v in identity.items() if theirs is not None and k in theirs
+        if theirs is None:
+            return
+        wrong = [k for k, v in identity.items() if k in theirs
                  and isinstance(theirs[k], dict) != isinstance(_plain(v), dict)]
         if wrong:  # not the shape a job writes: edited, or another program's file
             raise BackproplabError(
                 f"{str(self.marker_path)!r} is not a {self.marker} backproplab wrote ("
                 + ", ".join(f"{k} is {type(theirs[k]).__name__}" for k in wrong)
                 + f"); remove it or choose another {self.flag}")
-        describe = describe or (lambda m: "")
-        if theirs is not None and resume is not False and not overwrite:
+        what = describe(theirs)
+        if resume is not False and not overwrite:
             differ = differences(theirs, identity, free)
             if differ:
-                what = describe(theirs)
                 raise BackproplabError(
                     f"{self._where()} holds another {self.kind}{f' ({what})' if what else ''}: "
                     + "; ".join(differ)
                     + ("" if resume else f"; choose another {self.flag} or remove it"))
-            return theirs
-        if resume:
-            raise BackproplabError(f"--resume: {str(self.path)!r} holds no {self.kind} to "
-                                   "resume")
-        if theirs is not None:
-            if not overwrite:
-                what = describe(theirs)
-                raise BackproplabError(
-                    f"{self._where()} already holds a {self.kind}{f' ({what})' if what else ''};"
-                    " pass --resume to continue it or --overwrite to replace it")
-            self.remove_owned()
-        meta = {**identity, "versions": versions(*versions_of), "started": now()}
-        self.write(meta)
-        return None
+        elif not overwrite:
+            raise BackproplabError(
+                f"{self._where()} already holds a {self.kind}{f' ({what})' if what else ''};"
+                " pass --resume to continue it or --overwrite to replace it")
 
     def write(self, meta: dict) -> Path:
         return write_json(self.marker_path, meta)
@@ -336,6 +341,23 @@ class RunFolder:
         os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
                                   "command": " ".join(sys.argv), "since": now()}).encode(), 0)
         _HELD[key] = fd
+
+    def _refuse_if_in_use(self) -> None:
+        """The in-use error when another process holds the lock; writes nothing."""
+        lock = self.path / LOCK
+        if not self.path.is_dir() or os.path.realpath(self.path) in _HELD \
+                or file_kind(lock) != "a regular file":
+            return
+        fd = os.open(lock, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # a probe, released at once
+        except OSError:
+            raise BackproplabError(
+                f"{self._where()} is in use by another backproplab process "
+                f"({_holder(os.read(fd, 4096))}); wait for it to end or stop it (nothing was "
+                "written)") from None
+        finally:
+            os.close(fd)
 
     def close(self) -> None:
         """Release the folder's lock (if this process holds it)."""
