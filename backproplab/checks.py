@@ -8,7 +8,9 @@ import numbers
 
 
 def check_layer_dims(dims, name="nn_layer_dims") -> list[int]:
-    """Layer sizes [d_0, ..., d_L]: integers >= 1, at least 2 of them, at least 2 classes."""
+    """Layer sizes [d_0, ..., d_L]: integers >= 1, an input, at least one hidden layer and an
+    output of at least 2 classes. (A network without hidden layers is refused everywhere: the
+    hidden activation, the studies' diagnostics and geometry all need one.)"""
     if isinstance(dims, (str, bytes)) or not hasattr(dims, "__len__"):
         raise ValueError(f"{name}={dims!r} must be a list of layer sizes such as [2, 3, 2]")
     dims = list(dims)
@@ -21,7 +23,33 @@ def check_layer_dims(dims, name="nn_layer_dims") -> list[int]:
             raise ValueError(f"{name}={dims!r}: every size must be >= 1, got {d}")
     if dims[-1] < 2:
         raise ValueError(f"{name}={dims!r}: the output layer needs at least 2 classes")
+    if len(dims) < 3:
+        raise ValueError(f"{name}={dims!r} has no hidden layer: give input, hidden and output "
+                         "sizes, such as [2, 3, 2]")
     return [int(d) for d in dims]
+
+
+# Largest float64 working set a job may plan: beyond it, refuse before allocating anything.
+MEMORY_LIMIT = 4 * 2**30
+
+
+def memory_estimate(dims, n_examples=0, copies=1) -> int:
+    """Bytes of float64 arrays a network of `dims` trained on `n_examples` needs, about: the
+    parameters with their gradients and momentum (3x), and per example the inputs, net inputs,
+    activations and deltas of every layer (3x), times `copies` networks."""
+    params = sum((a + 1) * b for a, b in zip(dims, dims[1:]))
+    return 8 * copies * (3 * params + 3 * n_examples * sum(dims))
+
+
+def check_memory(dims, n_examples=0, copies=1, what=None):
+    """Refuse a network (and data) whose float64 arrays would exceed MEMORY_LIMIT."""
+    need = memory_estimate(dims, n_examples, copies)
+    if need > MEMORY_LIMIT:
+        what = what or f"layer sizes {list(dims)}" + (
+            f" with {n_examples} examples" if n_examples else "")
+        raise ValueError(f"{what}: about {need / 2**30:.3g} GiB of float64 arrays needed, more "
+                         f"than the {MEMORY_LIMIT // 2**30} GiB allowed; use smaller sizes")
+    return need
 
 
 def _finite(value) -> bool:
@@ -40,26 +68,35 @@ def check_number(name, value, low=None, strict=True, integer=False):
     return value
 
 
-def check_X(X, input_dim=None):
-    """X as a float64 array (N, d), finite, with `input_dim` columns."""
+def check_X(X, input_dim=None, nonempty=False):
+    """X as a float64 array (N, d), real, finite, with `input_dim` columns (and, with
+    `nonempty`, at least one row)."""
     import numpy as np
 
-    X = np.asarray(X, dtype=np.float64)
+    if not isinstance(X, np.ndarray) or X.dtype != np.float64:
+        if np.asarray(X).dtype.kind == "c":
+            raise ValueError("X is complex: give real inputs (the imaginary part would be lost)")
+        try:
+            X = np.asarray(X, dtype=np.float64)
+        except TypeError as exc:
+            raise ValueError(f"X must hold real numbers: {exc}") from None
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (N examples, d features), got shape {X.shape}")
     if input_dim is not None and X.shape[1] != input_dim:
         raise ValueError(f"X has {X.shape[1]} columns but the network's input dim is {input_dim}")
+    if nonempty and len(X) == 0:
+        raise ValueError(f"X has no rows (shape {X.shape}): give at least one example")
     if not np.all(np.isfinite(X)):
         bad = int(np.size(X) - np.isfinite(X).sum())
         raise ValueError(f"X contains {bad} NaN or infinite value(s)")
     return X
 
 
-def check_Xy(X, y, input_dim, n_classes):
+def check_Xy(X, y, input_dim, n_classes, nonempty=False):
     """X (N, d) and integer labels y (N,) in [0, n_classes)."""
     import numpy as np
 
-    X = check_X(X, input_dim)
+    X = check_X(X, input_dim, nonempty)
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"y must be 1-D class labels, got shape {y.shape}")
@@ -68,11 +105,10 @@ def check_Xy(X, y, input_dim, n_classes):
     if y.dtype.kind not in "iub":
         if y.dtype.kind != "f" or not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
             raise ValueError(f"y must hold integer class labels, got dtype {y.dtype}")
-    y = y.astype(np.int64)
-    if len(y) and (y.min() < 0 or y.max() >= n_classes):
+    if len(y) and (y.min() < 0 or y.max() >= n_classes):  # before the cast: 2**63 stays 2**63
         bad = y[(y < 0) | (y >= n_classes)][0]
         raise ValueError(f"label {bad} in y is outside [0, {n_classes}) for output dim {n_classes}")
-    return X, y
+    return X, y.astype(np.int64)
 
 
 def check_seeds(seeds) -> list[int]:

@@ -73,9 +73,15 @@ def _show(value) -> str:
 
 
 def int_list(text: str) -> list[int]:
-    """Parse '2,3,2' into [2, 3, 2] (argparse type); the model validates the values."""
+    """Parse '2,3,2' into [2, 3, 2] (argparse type); the model validates the values. An empty
+    list or an empty item ('', ',', '2,,3', '2,3,') is refused, never skipped."""
+    items = text.split(",")
+    if not text.strip() or any(t.strip() == "" for t in items):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers such as 2,3,2, got {text!r} "
+            f"({'an empty list' if not text.strip() else 'an empty item'})")
     try:
-        return [int(t) for t in text.split(",") if t.strip() != ""]
+        return [int(t) for t in items]
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated integers such as 2,3,2, got {text!r}") from None

@@ -121,8 +121,9 @@ class TrainConfig:
             raise BackproplabError(f"--lr must be positive, got {self.lr}")
         if not 0 <= self.momentum < 1:
             raise BackproplabError(f"--momentum must be in [0, 1), got {self.momentum}")
-        if self.weight_decay < 0:
-            raise BackproplabError(f"--weight-decay must be >= 0, got {self.weight_decay}")
+        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
+            raise BackproplabError(f"--weight-decay must be a finite number >= 0, "
+                                   f"got {self.weight_decay}")
 
     @property
     def learning_rate(self) -> float:

@@ -179,13 +179,24 @@ def train_epoch(run: Run, state: TrainState, epoch: int, stop: Stopper, progress
         monitor.step(loss, epoch)  # after the update, before the schedule: this step's lr
         if config.scheduler == "onecycle":  # per step ("step" is per epoch: end_epoch)
             run.scheduler.step()
-        state.loss_sum += float(loss.detach()) * len(idx)
+        value = float(loss.detach())  # the one sync a step makes: also the divergence check
+        if not math.isfinite(value):
+            raise diverged(config, epoch, state.step + 1, value)
+        state.loss_sum += value * len(idx)
         state.count += len(idx)
         state.step, state.batch = state.step + 1, i + 1
         bar(state)
         if stop.asked(state.step):
             return True
     return False
+
+
+def diverged(config: TrainConfig, epoch: int, step: int, loss) -> FloatingPointError:
+    """The error that stops a run whose loss became NaN or infinite, as the NumPy engine's."""
+    return FloatingPointError(
+        f"training diverged at step {step} (epoch {epoch + 1}): loss is {loss} with "
+        f"--optimizer {config.optimizer}, --lr {config.learning_rate}, --weight-decay "
+        f"{config.weight_decay}; try a smaller --lr (the last checkpoint is kept)")
 
 
 def evaluate_epoch(run: Run, state: TrainState, epoch: int) -> dict:
@@ -201,6 +212,8 @@ def evaluate_epoch(run: Run, state: TrainState, epoch: int) -> dict:
         with autocast(run.config, dist.device):
             result = evaluate(run.model, x, y, run.config.eval_batch_size, dist)
         row[f"{name}/loss"], row[f"{name}/accuracy"] = result["loss"], result["accuracy"]
+        if not math.isfinite(result["loss"]):  # the epoch's last update made the weights NaN
+            raise diverged(run.config, epoch, state.step, result["loss"])
     return row
 
 

@@ -53,7 +53,14 @@ import math
 
 import numpy as np
 
-from backproplab.checks import check_layer_dims, check_number, check_seeds, check_X, check_Xy
+from backproplab.checks import (
+    check_layer_dims,
+    check_memory,
+    check_number,
+    check_seeds,
+    check_X,
+    check_Xy,
+)
 from backproplab.nn.activations import ACTIVATIONS, activation_name
 from backproplab.nn.defaults import ACTIVATION, EPSILON, INIT, NUM_PASSES, REG_LAMBDA
 from backproplab.nn.network import (
@@ -123,6 +130,7 @@ class BatchedNetwork:
         self.dims = dims = check_layer_dims(nn_layer_dims)
         self.seeds = seeds = check_seeds(seeds)
         S = len(seeds)
+        check_memory(dims, copies=S, what=f"{S} networks of layer sizes {dims}")
         self.activations = [activation_name(a)
                             for a in _per_network("activation", activation, S)]
         self.reg_lambdas = np.array([float(check_number("reg_lambda", lam, low=0, strict=False))
@@ -198,7 +206,7 @@ class BatchedNetwork:
 
     def calculate_loss(self, X, y):
         """Each network's loss at X: (N, d), y: (N,), as an (S,) array."""
-        X, y = check_Xy(X, y, self.dims[0], self.n_classes)
+        X, y = check_Xy(X, y, self.dims[0], self.n_classes, nonempty=True)
         self.feedforward(X)
         return cross_entropy_loss(self.z[-1], y, self.W, self.reg_lambdas)
 

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 from backproplab import config, io
-from backproplab.checks import check_number
+from backproplab.checks import check_layer_dims, check_memory, check_number
 from backproplab.datasets import DATASETS, N_SAMPLES, dataset_info, heldout_sample, load_dataset
 from backproplab.nn import defaults
 from backproplab.progress import Progress
@@ -66,6 +66,10 @@ def run(args) -> int:
                          f"so the output size must be {n_classes}")
     check_number("--passes", cfg.passes, low=1, strict=False, integer=True)
     check_number("--epsilon", cfg.epsilon, low=0)
+    check_number("--samples", cfg.samples, low=1, strict=False, integer=True)
+    # Before any allocation: the training sample, the held-out one and the figure's grid.
+    check_memory(check_layer_dims(dims), cfg.samples + 1000 + 200 * 200,
+                 what=f"--dims {_join(dims)} with --samples {cfg.samples}")
     io.check_new_file(cfg.out, cfg.overwrite)
     X, y = load_dataset(cfg.dataset, cfg.samples, cfg.noise, cfg.seed)
     X_test, y_test = heldout_sample(cfg.dataset, cfg.noise, cfg.seed)

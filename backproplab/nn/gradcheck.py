@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backproplab.checks import check_Xy
+from backproplab.checks import check_number, check_Xy
 from backproplab.nn.defaults import GRADCHECK_STEP as STEP
 
 
@@ -47,7 +47,8 @@ def gradcheck(model, X, y, h=STEP) -> dict[str, float]:
 
     X: (N, d) inputs, y: (N,) labels. Values below about 1e-7 in float64 mean agreement.
     """
-    X, y = check_Xy(X, y, model.dims[0], model.n_classes)
+    X, y = check_Xy(X, y, model.dims[0], model.n_classes, nonempty=True)
+    check_number("h", h, low=0)
     analytic = model.gradient_list(model.backpropagation(X, y))
     errors = {}
     for name, param, grad in zip(parameter_names(model), model.parameters(), analytic):

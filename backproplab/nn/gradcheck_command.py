@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from backproplab import config
-from backproplab.checks import check_number
+from backproplab.checks import check_layer_dims, check_memory, check_number
 from backproplab.nn import defaults
 
 
@@ -42,8 +42,11 @@ def run(args) -> int:
     from backproplab.nn.network import DeepNeuralNetwork
 
     cfg = config.from_args(GradcheckConfig, args)
-    model = DeepNeuralNetwork(cfg.dims, cfg.activation, cfg.reg_lambda, cfg.seed)
     check_number("--samples", cfg.samples, low=1, strict=False, integer=True)
+    check_number("--threshold", cfg.threshold, low=0, strict=False)
+    check_memory(check_layer_dims(cfg.dims), cfg.samples,
+                 what=f"--dims {','.join(map(str, cfg.dims))} with --samples {cfg.samples}")
+    model = DeepNeuralNetwork(cfg.dims, cfg.activation, cfg.reg_lambda, cfg.seed)
     rng = np.random.RandomState(cfg.seed)
     X = rng.randn(cfg.samples, model.dims[0])
     y = rng.randint(0, model.n_classes, cfg.samples)

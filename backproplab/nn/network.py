@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from backproplab.checks import check_layer_dims, check_number, check_X, check_Xy
+from backproplab.checks import check_layer_dims, check_memory, check_number, check_X, check_Xy
 from backproplab.nn.activations import ACTIVATIONS, activation_name, log_softmax, softmax
 from backproplab.nn.defaults import (
     ACTIVATION,
@@ -101,12 +101,14 @@ class Classifier:
     """What NeuralNetwork and DeepNeuralNetwork share: settings, input checks, the loss,
     predictions, the decision-boundary figure, and `fit_model`, which trains by `nn.training`.
 
-    A subclass computes `feedforward(X)` (keeping the output layer's net input as `logits`)
-    and `backward(X, y)`, and lists its `parameters()`, its `weights()` (those in the L2 term)
-    and, for gradients from `backward`, `gradient_list(grads)` in the order of `parameters()`.
+    A subclass computes `_forward(X)` on checked X (`feedforward(X)` checks X, then calls it),
+    keeping the output layer's net input as `logits`, and `backward(X, y)`, and lists its
+    `parameters()`, its `weights()` (those in the L2 term) and, for gradients from `backward`,
+    `gradient_list(grads)` in the order of `parameters()`.
     """
 
     def __init__(self, dims, activation, reg_lambda, seed):
+        check_memory(dims)
         self.dims = dims
         self.activation = activation_name(activation)
         self.reg_lambda = float(check_number("reg_lambda", reg_lambda, low=0, strict=False))
@@ -125,8 +127,8 @@ class Classifier:
     def calculate_loss(self, X, y):
         """Mean cross-entropy plus (reg_lambda / 2N) * sum of squared weights, at X: (N, d) and
         labels y: (N,)."""
-        X, y = check_Xy(X, y, self.dims[0], self.n_classes)
-        self.feedforward(X)
+        X, y = check_Xy(X, y, self.dims[0], self.n_classes, nonempty=True)
+        self._forward(X)
         return cross_entropy_loss(self.logits, y, self.weights(), self.reg_lambda)
 
     def backpropagation(self, X, y):
@@ -159,7 +161,12 @@ class Classifier:
 
     def predict_proba(self, X):
         """Class probabilities, shape (N, n_classes)."""
-        return self.feedforward(check_X(X, self.dims[0]))
+        return self._forward(check_X(X, self.dims[0]))
+
+    def feedforward(self, X):
+        """The forward pass on X: (N, d), checked (real, finite, d columns); returns the class
+        probabilities and keeps the intermediate values (see the subclass)."""
+        return self._forward(check_X(X, self.dims[0]))
 
     def predict(self, X):
         """Predicted class labels, shape (N,)."""
@@ -167,13 +174,14 @@ class Classifier:
 
     def accuracy(self, X, y):
         """The fraction of X: (N, d) predicted as its label in y: (N,)."""
-        X, y = check_Xy(X, y, self.dims[0], self.n_classes)
+        X, y = check_Xy(X, y, self.dims[0], self.n_classes, nonempty=True)
         return np.mean(self.predict(X) == y)
 
     def visualize_decision_boundary(self, X, y, ax=None, title=None):
         """Draw the predicted class regions with the data on top; returns the matplotlib Axes."""
         from backproplab.plots import plot_decision_boundary
 
+        X, y = check_Xy(X, y, self.dims[0], self.n_classes, nonempty=True)
         return plot_decision_boundary(self, X, y, ax=ax, title=title or repr(self))
 
 
@@ -207,7 +215,7 @@ class NeuralNetwork(Classifier):
     def logits(self):
         return self.z2
 
-    def feedforward(self, X):
+    def _forward(self, X):
         """Forward pass; returns the class probabilities a2, shape (N, nn_output_dim)."""
         self.z1 = X @ self.W1 + self.b1
         self.a1 = self.f(self.z1)
@@ -218,7 +226,7 @@ class NeuralNetwork(Classifier):
     def backward(self, X, y):
         """Gradients of the summed loss N*L at X: (N, d), y: (N,), unchecked (see
         `backpropagation`), as `Gradients(dW1, db1, dW2, db2)`, each shaped as its parameter."""
-        self.feedforward(X)
+        self._forward(X)
         # Softmax followed by cross-entropy has dL/dz2 = a2 - y (one-hot): the exp of the softmax
         # and the log of the loss cancel, leaving this simple difference.
         delta3 = self.probs - one_hot(y, self.n_classes)
@@ -265,7 +273,7 @@ class DeepNeuralNetwork(Classifier):
     def logits(self):
         return self.z[-1]
 
-    def feedforward(self, X):
+    def _forward(self, X):
         """Forward pass through every layer; returns the probabilities a[-1], shape (N, C)."""
         self.a, self.z = [X], []
         last = len(self.W) - 1
@@ -278,7 +286,7 @@ class DeepNeuralNetwork(Classifier):
     def backward(self, X, y):
         """Gradients of the summed loss N*L at X: (N, d), y: (N,), unchecked (see
         `backpropagation`), as `DeepGradients(dW, db)`, lists shaped as W and b."""
-        self.feedforward(X)
+        self._forward(X)
         L = len(self.W)
         dW, db = [None] * L, [None] * L
         delta = self.probs - one_hot(y, self.n_classes)  # softmax + cross-entropy, as above

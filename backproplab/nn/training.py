@@ -36,9 +36,9 @@ def train(model, X, y, optimizer, num_passes, *, batch_size=None, seed=0, callba
     loss, train accuracy and (with X_val, y_val) held-out accuracy. A loss or parameters that
     become NaN or infinite raise FloatingPointError naming the learning rate and the pass.
     """
-    X, y = check_Xy(X, y, model.dims[0], model.n_classes)
+    X, y = check_Xy(X, y, model.dims[0], model.n_classes, nonempty=True)
     if X_val is not None:
-        X_val, y_val = check_Xy(X_val, y_val, model.dims[0], model.n_classes)
+        X_val, y_val = check_Xy(X_val, y_val, model.dims[0], model.n_classes, nonempty=True)
     check_number("num_passes", num_passes, low=1, strict=False, integer=True)
     check_number("record_every", record_every, low=0, strict=False, integer=True)
     check_number("print_every", print_every, low=1, strict=False, integer=True)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from backproplab.checks import check_layer_dims, check_number
+from backproplab.checks import check_layer_dims, check_memory, check_number
 from backproplab.datasets import DATASETS, dataset_info
 from backproplab.errors import BackproplabError
 from backproplab.nn.defaults import (
@@ -255,6 +255,8 @@ def check_spec(spec: StudySpec) -> StudySpec:
         check_layer_dims(s.dims, "dims")
         if s.dims[0] != 2 or s.dims[-1] != n_classes:
             raise BackproplabError(f"setting {s.label}: dims={s.dims} must be 2-...-{n_classes}")
+        check_memory(s.dims, spec.n_samples, what=f"dims={list(s.dims)} with "
+                     f"{spec.n_samples} samples")  # before the folder is made
     return spec
 
 
