@@ -23,7 +23,7 @@ SPEC = StudySpec("tiny", "moons", (2, 3, 2), vary={"width": [2, 3], "activation"
 
 @pytest.fixture(scope="module")
 def backend():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the tasks defined here
     try:
         yield RayBackend()  # the connection above, as it is
