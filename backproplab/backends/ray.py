@@ -138,10 +138,12 @@ def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
 
 
 def _network_wide(ray) -> bool:
-    """Whether a Ray instance started here would listen beyond 127.0.0.1 without being asked."""
+    """Whether a Ray instance started here would listen beyond 127.0.0.1: Ray read
+    RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER when it was imported, so what it decided then counts,
+    not what the environment says now (`_ray()` sets it, too late if Ray came first)."""
     from ray._private import ray_constants
 
-    return ray_constants.ENABLE_RAY_CLUSTER and LOOPBACK_ONLY not in os.environ
+    return bool(ray_constants.ENABLE_RAY_CLUSTER)
 
 
 def _run(fn, *args):

@@ -112,3 +112,20 @@ def test_the_cnn_comparison_on_ray_writes_the_local_backends_runs(backend, tmp_p
         weights = [torch.load(p.parent / "checkpoint.pt", weights_only=True)["model"]
                    for p in (paths[0], on_ray.stats_csv[name][0])]
         assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_a_ray_imported_before_the_loopback_setting_is_refused_rather_than_bound_wide():
+    """Ray decides where to listen when it is imported: imported first, without
+    RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0, it would bind the machine's network address, so the
+    backend refuses to start an instance (and starts nothing)."""
+    import subprocess
+
+    code = ("import ray\nfrom backproplab.backends.ray import RayBackend\n"
+            "from backproplab.errors import BackproplabError\n"
+            "try:\n    RayBackend()\nexcept BackproplabError as exc:\n    print(exc)\n"
+            "else:\n    ray.shutdown()\n")
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert "Ray was imported before RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0" in done.stdout, \
+        done.stdout + done.stderr
