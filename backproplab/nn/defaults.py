@@ -23,6 +23,13 @@ INIT = "tutorial"
 INIT_NAMES = ("tutorial", "he")
 
 
+def init_name(name, what="init") -> str:
+    """`name` if it is one of INIT_NAMES, or a ValueError naming `what` and listing them."""
+    if name not in INIT_NAMES:
+        raise ValueError(f"{what}={name!r} is not one of {', '.join(INIT_NAMES)}")
+    return name
+
+
 def activation_name(name) -> str:
     """The table's key for `name` (case-insensitive, '-' as '_'), or a ValueError listing them."""
     key = name.lower().replace("-", "_") if isinstance(name, str) else None

@@ -32,10 +32,10 @@ from backproplab.nn.defaults import (
     ACTIVATION,
     EPSILON,
     INIT,
-    INIT_NAMES,
     NUM_PASSES,
     PRINT_EVERY,
     REG_LAMBDA,
+    init_name,
 )
 from backproplab.nn.optim import SGD
 from backproplab.nn.training import train
@@ -63,8 +63,7 @@ def init_parameters(dims, seed, init=INIT):
     init="he" scales the same draws by sqrt(2 / d_l) instead (He et al. 2015: a ReLU passes half
     its input's variance, so twice the variance keeps the net inputs' scale through the layers).
     """
-    if init not in INIT_NAMES:
-        raise ValueError(f"init={init!r} is not one of {', '.join(INIT_NAMES)}")
+    init_name(init)
     rng = np.random.RandomState(seed)
     pairs = list(zip(dims[:-1], dims[1:]))
     if init == "he":
@@ -161,7 +160,7 @@ class Classifier:
 
     def predict_proba(self, X):
         """Class probabilities, shape (N, n_classes)."""
-        return self._forward(check_X(X, self.dims[0]))
+        return self.feedforward(X)
 
     def feedforward(self, X):
         """The forward pass on X: (N, d), checked (real, finite, d columns); returns the class

@@ -28,10 +28,10 @@ from backproplab.nn.defaults import (
     ACTIVATION_NAMES,
     EPSILON,
     INIT,
-    INIT_NAMES,
     NUM_PASSES,
     REG_LAMBDA,
     activation_name,
+    init_name,
 )
 
 SEEDS = 5  # initialisations per setting (the problem set's 5)
@@ -88,10 +88,6 @@ def _batch_size(name, v):
     return None if v is None else _positive_int(name, v)
 
 
-def _init(name, v):
-    if v not in INIT_NAMES:
-        raise ValueError(f"{name}={v!r} is not one of {', '.join(INIT_NAMES)}")
-    return v
 
 
 class Variable(NamedTuple):
@@ -105,8 +101,8 @@ VARIABLES: dict[str, Variable] = {
     "activation": Variable(str, lambda n, v: activation_name(v), "model",
                            f"hidden activation: {', '.join(ACTIVATION_NAMES)}"),
     "reg_lambda": Variable(_float, _non_negative, "model", "L2 regularisation strength"),
-    "init": Variable(str, _init, "model", "weight initialisation: tutorial (randn / "
-                     "sqrt(fan_in)) or he (randn * sqrt(2 / fan_in))"),
+    "init": Variable(str, lambda n, v: init_name(v, n), "model", "weight initialisation: "
+                     "tutorial (randn / sqrt(fan_in)) or he (randn * sqrt(2 / fan_in))"),
     "nn_layer_dims": Variable(_dims, lambda n, v: check_layer_dims(v, n), "dims",
                               "all layer sizes, written 2-3-3-2"),
     "width": Variable(_int, _positive_int, "dims", "units in every hidden layer"),
