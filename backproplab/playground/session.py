@@ -30,13 +30,13 @@ import numpy as np
 
 from backproplab import __version__
 from backproplab.datasets import DATASETS, heldout_sample, load_dataset, train_test_split
-from backproplab.monitor.health import SATURATION  # |tanh|, sigmoid this close to a limit
 from backproplab.nn.batched import BatchedNetwork
 from backproplab.nn.gradcheck import gradcheck
 from backproplab.nn.network import DeepNeuralNetwork
 from backproplab.nn.optim import SGD
 from backproplab.nn.training import batch_order, train
 from backproplab.playground.messages import MAX_PASSES, MAX_POINTS, MessageError, default_config
+from backproplab.studies.diagnostics import DEAD_ACTIVATIONS, saturated_mask
 from backproplab.studies.presets import PRESETS
 from backproplab.studies.spec import settings
 
@@ -153,16 +153,12 @@ def confusion(y, pred, n_classes) -> list:
 def unit_health(activation, z, a):
     """Per hidden unit on the training points: dead (ReLU-like: never active, so no gradient
     passes it) and the share of points on which it is saturated (tanh, sigmoid: flat)."""
-    if activation in ("relu", "leaky_relu"):
+    if activation in DEAD_ACTIVATIONS:
         dead = ~np.any(z > 0, axis=0)
     else:
         dead = np.zeros(z.shape[1], dtype=bool)
-    if activation == "tanh":
-        saturated = np.mean(np.abs(a) > SATURATION, axis=0)
-    elif activation == "sigmoid":
-        saturated = np.mean((a < 1 - SATURATION) | (a > SATURATION), axis=0)
-    else:
-        saturated = np.zeros(z.shape[1])
+    mask = saturated_mask(activation, a)  # the studies' definition (one threshold, one rule)
+    saturated = np.mean(mask, axis=0) if mask is not None else np.zeros(z.shape[1])
     return dead, saturated
 
 
