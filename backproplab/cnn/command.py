@@ -20,11 +20,12 @@ import sys
 
 from backproplab import config as flags
 from backproplab.cnn.config import (
-    DRY_RUN,
     RECIPES,
     DataConfig,
     MonitorConfig,
     TrainConfig,
+    add_dry_run,
+    data_config,
     with_recipe,
 )
 from backproplab.errors import require
@@ -37,9 +38,7 @@ def add_arguments(parser):
     flags.add_arguments(parser, TrainConfig)
     flags.add_arguments(parser, DataConfig)
     flags.add_arguments(parser, MonitorConfig)
-    parser.add_argument("--dry-run", action="store_true",
-                        help=f"train on {DRY_RUN['train_limit']} and test on "
-                             f"{DRY_RUN['test_limit']} examples only (a quick check)")
+    add_dry_run(parser)
     # Parsed values stay None unless given, so a recipe can fill in the rest (the help above
     # already shows the dataclass defaults).
     parser.set_defaults(**{f.name: None for f in dataclasses.fields(TrainConfig)})
@@ -49,11 +48,8 @@ def configs(args) -> tuple[TrainConfig, DataConfig, MonitorConfig]:
     """The three configs from the flags: recipe first, then what was given explicitly."""
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
              if getattr(args, f.name) is not None}
-    data = flags.from_args(DataConfig, args)
-    if args.dry_run:
-        data = dataclasses.replace(data, **{k: v for k, v in DRY_RUN.items()
-                                            if not getattr(data, k)})
-    return with_recipe(args.recipe, **given), data, flags.from_args(MonitorConfig, args)
+    return (with_recipe(args.recipe, **given), data_config(args),
+            flags.from_args(MonitorConfig, args))
 
 
 def run(args) -> int:

@@ -15,7 +15,13 @@ from __future__ import annotations
 
 from backproplab import config as flags
 from backproplab.backends import BackendConfig, open_backend
-from backproplab.cnn.config import DRY_RUN, DataConfig, MonitorConfig, TrainConfig
+from backproplab.cnn.config import (
+    DataConfig,
+    MonitorConfig,
+    TrainConfig,
+    add_dry_run,
+    data_config,
+)
 from backproplab.errors import BackproplabError, require
 
 
@@ -30,9 +36,7 @@ def add_arguments(parser):
     flags.add_arguments(parser, DataConfig, skip=("val_size",))
     flags.add_arguments(parser, MonitorConfig, skip=("hist_bins",))
     flags.add_arguments(parser, BackendConfig)
-    parser.add_argument("--dry-run", action="store_true",
-                        help=f"train on {DRY_RUN['train_limit']} and test on "
-                             f"{DRY_RUN['test_limit']} examples only (a quick check)")
+    add_dry_run(parser)
 
 
 def run(args) -> int:
@@ -40,9 +44,8 @@ def run(args) -> int:
     require("tensorboard", "cnn", "compare-cnn")
     if args.seeds <= 0:
         raise BackproplabError(f"--seeds must be a positive integer, got {args.seeds}")
-    limits = {k: getattr(args, k) or (DRY_RUN[k] if args.dry_run else 0) for k in DRY_RUN}
     config = flags.from_args(TrainConfig, args)  # checks --epochs etc. before any work
-    data_config = flags.from_args(DataConfig, args, **limits)
+    data = data_config(args)
     monitor_config = flags.from_args(MonitorConfig, args)
     # here, not at the top: PyTorch is imported only when training, so --help answers at once
     from backproplab.cnn.compare import run_comparison, table_markdown
@@ -50,7 +53,7 @@ def run(args) -> int:
     where = flags.from_args(BackendConfig, args)
     jobs = 1 if where.backend == "local" else None  # local: the runs one after another here
     with open_backend(where.backend, jobs=jobs, address=where.address) as backend:
-        result = run_comparison(args.out, args.seeds, config, data_config, monitor_config,
+        result = run_comparison(args.out, args.seeds, config, data, monitor_config,
                                 backend=backend)
     print(f"\n{result.data}\n\n{table_markdown(result.table)}")
     print(f"written: {result.table_md}, {result.figures['curves']}, {result.figures['weights']}; "

@@ -6,9 +6,11 @@ Every field's default reproduces the problem set; its metadata is the flag's hel
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
+from backproplab import config as flags
 from backproplab.data import IMAGE_DATASETS
 from backproplab.errors import BackproplabError
 
@@ -141,3 +143,19 @@ def with_recipe(recipe: str, **explicit) -> TrainConfig:
 def _choice(name: str, value, valid) -> None:
     if value not in valid:
         raise BackproplabError(f"unknown {name} {value!r}; valid: {', '.join(valid)}")
+
+
+def add_dry_run(parser) -> None:
+    """The --dry-run flag of train-cnn and compare-cnn."""
+    parser.add_argument("--dry-run", action="store_true",
+                        help=f"train on {DRY_RUN['train_limit']} and test on "
+                             f"{DRY_RUN['test_limit']} examples only (a quick check)")
+
+
+def data_config(args) -> DataConfig:
+    """The DataConfig of the parsed flags; with --dry-run, DRY_RUN's limits where none is given."""
+    data = flags.from_args(DataConfig, args)
+    if args.dry_run:
+        data = dataclasses.replace(data, **{k: v for k, v in DRY_RUN.items()
+                                            if not getattr(data, k)})
+    return data
