@@ -236,9 +236,7 @@ def _payload_problem(payload: dict, expected: dict) -> str:
         wrong = sorted({*shapes} ^ {*expected}
                        | {k for k in shapes.keys() & expected.keys() if shapes[k] != expected[k]})
         return f"its weights do not fit the architecture ({', '.join(wrong)})"
-    if payload["format"] == MODEL_FORMAT:
-        activation = payload["activation"]
-    else:
+    if payload["format"] != MODEL_FORMAT:
         config, state = payload["config"], payload["state"]
         if not isinstance(config, dict) or not isinstance(state, dict):
             return "its config or state is not a table"
@@ -248,10 +246,17 @@ def _payload_problem(payload: dict, expected: dict) -> str:
         rng = payload["rng"]
         if not isinstance(rng, dict) or not isinstance(rng.get("dropout"), list):
             return "its random state is missing"
-        activation = config.get("activation")
+    activation = payload_activation(payload)
     if activation not in CNN_ACTIVATIONS:
         return f"activation {activation!r} unknown; valid: {', '.join(CNN_ACTIVATIONS)}"
     return ""
+
+
+def payload_activation(payload: dict):
+    """The activation a saved model (its own key) or a checkpoint (its config) was trained with."""
+    if payload["format"] == MODEL_FORMAT:
+        return payload["activation"]
+    return payload["config"].get("activation")
 
 
 def save_model(path: Path, model, config: TrainConfig, data_identity: dict) -> Path:
@@ -265,11 +270,7 @@ def save_model(path: Path, model, config: TrainConfig, data_identity: dict) -> P
 def load_model(path, device="cpu") -> net.Net:
     """A Net with the weights `--save-model` wrote (or the latest checkpoint's)."""
     payload = load_checkpoint(path, device, (MODEL_FORMAT, CHECKPOINT_FORMAT))
-    if payload["format"] == MODEL_FORMAT:
-        activation = payload["activation"]
-    else:
-        activation = payload["config"]["activation"]
-    model = net.Net(activation).to(device)
+    model = net.Net(payload_activation(payload)).to(device)
     model.load_state_dict(payload["model"])
     return model.eval()
 
