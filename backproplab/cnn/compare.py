@@ -35,7 +35,7 @@ from backproplab.cnn.checkpoint import RUN_FILES, has_checkpoint
 from backproplab.cnn.config import DataConfig, MonitorConfig, TrainConfig
 from backproplab.cnn.data import load_tensors
 from backproplab.cnn.results import ComparisonResult, SettingRow
-from backproplab.cnn.train import RunResult, train
+from backproplab.cnn.train import RunResult, steps_per_epoch, train
 from backproplab.errors import BackproplabError
 from backproplab.io import csv_text, savefig, write_bytes, write_json, write_text
 from backproplab.progress import Progress
@@ -73,7 +73,7 @@ def run_comparison(out_dir: str | os.PathLike, seeds: int | list[int] = 1,
         raise BackproplabError("compare-cnn needs at least one seed")
     tensors = load_tensors(data_config, source=source, progress=bool(progress))
     # every run has the same number of steps: batches of the (limited) training set
-    steps_per_run = config.epochs * -(-len(tensors.train[1]) // config.batch_size)
+    steps_per_run = config.epochs * steps_per_epoch(len(tensors.train[1]), config.batch_size)
     total = steps_per_run * len(SETTINGS) * len(seeds)
 
     runs = []  # (setting name, seed, the run's TrainConfig), in the table's order

@@ -125,9 +125,9 @@ def train(config: TrainConfig, data_config: DataConfig | None = None,
         checkpoint = files.open(config, data.identity())  # None: a new run
 
         model = make_model(config, dist)
-        steps_per_epoch = math.ceil(math.ceil(len(data.train[1]) / dist.world) / config.batch_size)
         optimizer = make_optimizer(config, model)
-        scheduler = make_scheduler(config, optimizer, steps_per_epoch)
+        steps = steps_per_epoch(len(data.train[1]), config.batch_size, dist.world)
+        scheduler = make_scheduler(config, optimizer, steps)
         state = TrainState()
         if checkpoint is not None:
             state = files.restore(checkpoint, model, optimizer, scheduler)
@@ -137,12 +137,12 @@ def train(config: TrainConfig, data_config: DataConfig | None = None,
         with files.monitor(monitor_config, model, optimizer, resumed_at, finished) as monitor, \
                 Stopper(dist, on_step) as stop:
             run = Run(config, dist, data, model, dist.wrap(model), optimizer, scheduler, monitor,
-                      steps_per_epoch)
+                      steps)
             clock = time.perf_counter() - state.elapsed
             for epoch in range(state.epoch, config.epochs):
                 stopping = train_epoch(run, state, epoch, stop, progress if dist.is_main else False)
                 state.elapsed = time.perf_counter() - clock
-                if state.batch == steps_per_epoch:  # a checkpoint never ends an epoch unevaluated
+                if state.batch == steps:  # a checkpoint never ends an epoch unevaluated
                     end_epoch(run, state, epoch, evaluate_epoch(run, state, epoch), progress)
                 files.save(config, data.identity(), model, optimizer, scheduler, state, monitor)
                 if stopping and state.epoch < config.epochs:  # the one place a run stops early
@@ -258,6 +258,12 @@ class Stopper:
         if self.dist.world > 1:
             wanted = bool(self.dist.sum(torch.tensor([float(wanted)])).item())
         return wanted
+
+
+def steps_per_epoch(n: int, batch_size: int, world: int = 1) -> int:
+    """Steps in an epoch of `n` examples: each of `world` ranks takes its padded 1/world share
+    in batches of `batch_size` (see `epoch_batches`)."""
+    return math.ceil(math.ceil(n / world) / batch_size)
 
 
 def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, dist=None) -> list:
