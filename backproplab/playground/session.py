@@ -18,6 +18,7 @@ base64 of float32 or uint8, which the page reads into typed arrays.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import json
 import math
@@ -32,7 +33,7 @@ from backproplab import __version__
 from backproplab.datasets import DATASETS, heldout_sample, load_dataset, train_test_split
 from backproplab.nn.batched import BatchedNetwork
 from backproplab.nn.gradcheck import gradcheck
-from backproplab.nn.network import DeepNeuralNetwork
+from backproplab.nn.network import DeepNeuralNetwork, cross_entropy_loss
 from backproplab.nn.optim import SGD
 from backproplab.nn.training import batch_order, train
 from backproplab.playground.messages import MAX_PASSES, MAX_POINTS, MessageError, default_config
@@ -63,6 +64,12 @@ class Data:
     y_val: np.ndarray
     n_classes: int
     bounds: tuple  # (x1_min, x1_max, x2_min, x2_max)
+
+    @functools.cached_property
+    def grid(self) -> np.ndarray:
+        """The points (GRID * GRID, 2) where the regions and unit heatmaps are drawn: made once
+        per dataset, not once a frame."""
+        return grid_points(self.bounds, GRID)
 
 
 def make_data(spec: dict) -> Data:
@@ -185,12 +192,13 @@ def frame(net, data: Data, passes: int, rate: float, playing: bool, epsilon: flo
     """Everything the live views draw, at the network's current parameters; FloatingPointError
     (as the engine's) when the loss is no longer finite."""
     with np.errstate(all="ignore"):
-        loss = float(net.calculate_loss(data.X, data.y))
+        grads = net.backpropagation(data.X, data.y)  # also leaves z, a of the training points
+        # the loss of that same forward pass (calculate_loss would compute it again)
+        loss = float(cross_entropy_loss(net.logits, data.y, net.weights(), net.reg_lambda))
         if not math.isfinite(loss):
             raise FloatingPointError(
                 f"training diverged at pass {passes}: loss is {loss} with learning rate "
                 f"epsilon={epsilon}; try a smaller epsilon")
-        grads = net.backpropagation(data.X, data.y)  # also leaves z, a of the training points
         pred = np.argmax(net.probs, axis=1)
         health = [unit_health(net.activation, z, a) for z, a in zip(net.z[:-1], net.a[1:-1])]
         metrics = {"pass": passes, "train_loss": loss, "train_accuracy": float(np.mean(pred ==
@@ -202,7 +210,7 @@ def frame(net, data: Data, passes: int, rate: float, playing: bool, epsilon: flo
             pred_val = np.argmax(net.probs, axis=1)
             metrics["heldout_accuracy"] = float(np.mean(pred_val == data.y_val))
             cm_val = confusion(data.y_val, pred_val, data.n_classes)
-        probs = net.predict_proba(grid_points(data.bounds, GRID))
+        probs = net.predict_proba(data.grid)
         hidden = net.a[1:-1]
         n_units = sum(net.dims[1:-1])
         step = GRID // (UNIT_GRID if n_units <= 64 else UNIT_GRID // 2)
@@ -320,7 +328,7 @@ def seeds(net_spec: dict, data: Data, passes: int, count: int) -> dict:
     except FloatingPointError as exc:
         raise MessageError(f"a seed of {stack.seeds} diverged: {exc}") from None
     with np.errstate(all="ignore"):
-        probs = stack.predict_proba(grid_points(data.bounds, GRID))  # (S, cells, C)
+        probs = stack.predict_proba(data.grid)  # (S, cells, C)
         train_acc = np.atleast_1d(stack.accuracy(data.X, data.y))
         val_acc = (np.atleast_1d(stack.accuracy(data.X_val, data.y_val)) if len(data.X_val)
                    else np.full(count, np.nan))
