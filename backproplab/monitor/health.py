@@ -186,11 +186,6 @@ class Evidence:
     def get(self, layer: str, quantity: str, stat: str) -> list:
         return self.series.get((layer, quantity, stat), [])
 
-    def truncate(self, step: int) -> None:
-        """Forget every sample at `step` or later (a run resumed from a checkpoint there)."""
-        for key, values in self.series.items():
-            self.series[key] = [(s, v) for s, v in values if s < step]
-
     def layers_with(self, quantity: str | None, stat: str) -> list:
         """[(layer, quantity), ...] having `stat` (any quantity when `quantity` is None)."""
         return [(layer, q) for layer, q, s in self.series

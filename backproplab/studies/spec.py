@@ -285,10 +285,6 @@ def _architecture(dims, values) -> list[int]:
     return [dims[0], *hidden, dims[-1]]
 
 
-def hidden_layers(dims) -> int:
-    return len(dims) - 2
-
-
 def grid_shape(spec: StudySpec) -> tuple[int, int]:
     """(rows, columns) for a figure with one panel per setting: the last key along columns."""
     sizes = [len(v) for v in spec.vary.values()] or [1]
