@@ -40,7 +40,10 @@ Tags (TensorBoard shows one section per layer):
     {layer}/{activation}/{dead,saturated}
     train/loss (the monitored step's), train/loss_mean (since the previous monitored step),
     train/lr (with `optimizer`), train/first_nonfinite (once, if the loss turns NaN or inf)
-    health/{rule}  how many verdicts each health rule gives (backproplab.monitor.health)
+    health/{rule}  how many verdicts each health rule gives (backproplab.monitor.health), at
+                   the first JUDGE_SAMPLES monitored steps, then at ever sparser ones (one in
+                   n // JUDGE_SAMPLES of the n so far): the rules read the whole run, so
+                   judging every sample would cost a long run quadratic time
 
 `stats.csv` (step, epoch, layer, quantity, stat, value) and `histograms.csv` hold the same
 numbers; `health.json` the verdicts, also in TensorBoard's text tab (health/verdicts).
@@ -61,6 +64,7 @@ from backproplab.io import write_text
 from backproplab.monitor import health
 
 STATS = ("min", "max", "mean", "std")
+JUDGE_SAMPLES = 16  # mid-run verdicts: at about this many monitored steps per doubling of the run
 MOMENTS = 6  # min, max, mean, std, sum, sum of squares: what add_histogram_raw needs
 STATS_HEADER = ("step", "epoch", "layer", "quantity", "stat", "value")
 HIST_HEADER = ("step", "epoch", "layer", "quantity", "bin_left", "bin_right", "count")
@@ -156,6 +160,7 @@ class Monitor:
         self._snapshot: list | None = None  # parameter values before the monitored step
         self._losses: list = []  # (step, loss) since the last monitored step, not synchronised
         self._nonfinite_seen = False
+        self._logged = 0  # monitored steps logged by this Monitor (mid-run judging)
         self._prepare(start_step)
 
     # -- the loop's calls
@@ -376,8 +381,10 @@ class Monitor:
         self._saturated.clear()
         self._active_units.clear()
         self._snapshot, self._losses = None, []
-        for rule, count in health.counts(self.judge()).items():
-            self._scalar(f"health/{rule}", count, step, epoch)
+        self._logged += 1
+        if self._logged % max(1, self._logged // JUDGE_SAMPLES) == 0:
+            for rule, count in health.counts(self.judge()).items():
+                self._scalar(f"health/{rule}", count, step, epoch)
 
     def _scalar(self, tag: str, value: float, step: int, epoch: int) -> None:
         if self.writer is not None:

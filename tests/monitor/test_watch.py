@@ -217,3 +217,21 @@ def test_importing_the_package_loads_no_pytorch():
             "print(sorted({'torch', 'numpy'} & {n.split('.')[0] for n in sys.modules}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_mid_run_verdicts_thin_out_so_a_long_run_is_judged_in_linear_time(monkeypatch):
+    # The rules read every sample so far: judging all n monitored steps would cost O(n^2).
+    from backproplab.monitor import watcher
+
+    judged = []
+    check = health.check
+    monkeypatch.setattr(health, "check", lambda evidence, n: judged.append(1) or check(evidence, n))
+    model = mlp([5, 4, 3])
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    with watch(model, None, every=1, optimizer=optimizer, n_classes=3) as mon:
+        fit(model, _batches(model, 400), optimizer, mon)
+    rows = [r for r in mon.stats_rows if ",health,stalled_loss," in r]
+    steps = [int(r.split(",")[0]) for r in rows]
+    assert steps[:watcher.JUDGE_SAMPLES] == list(range(watcher.JUDGE_SAMPLES))  # all early ones
+    assert 60 <= len(steps) <= 100 and len(judged) == len(steps) + 1  # + close()
+    assert steps[-1] >= 360  # and still late in the run
