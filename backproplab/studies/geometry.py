@@ -48,7 +48,7 @@ from typing import NamedTuple
 import numpy as np
 
 from backproplab.datasets import load_dataset
-from backproplab.nn.activations import ACTIVATIONS
+from backproplab.nn.network import DeepNeuralNetwork
 
 GRID = 128  # cells along the window's longer side
 EXTEND = 0.5  # the window: the data's bounding box plus this fraction of its span on each side
@@ -331,24 +331,19 @@ class Forward(NamedTuple):
 
 
 def forward(W, b, activation) -> Forward:
-    """W[l]: (d_l, d_{l+1}), b[l]: (d_{l+1},), the network's hidden activation's name."""
-    W = [np.asarray(w, dtype=float) for w in W]
-    b = [np.asarray(v, dtype=float) for v in b]
-    f = ACTIVATIONS[activation].f
-
-    def net_inputs(P):
-        a, zs = P, []
-        for l, (W_l, b_l) in enumerate(zip(W, b)):
-            zs.append(a @ W_l + b_l)
-            if l < len(W) - 1:
-                a = f(zs[-1])
-        return zs
+    """W[l]: (d_l, d_{l+1}), b[l]: (d_{l+1},), the network's hidden activation's name: the
+    engine's own forward pass (DeepNeuralNetwork.feedforward), its net inputs read back."""
+    net = DeepNeuralNetwork([len(W[0])] + [len(v) for v in b], activation)
+    net.W = [np.asarray(w, dtype=float) for w in W]
+    net.b = [np.asarray(v, dtype=float) for v in b]
 
     def logits(P):
-        return net_inputs(P)[-1]
+        net.feedforward(P)
+        return net.logits
 
     def patterns(P):
-        return np.concatenate([z > 0 for z in net_inputs(P)[:-1]], axis=1)
+        net.feedforward(P)
+        return np.concatenate([z > 0 for z in net.z[:-1]], axis=1)
 
     return Forward(logits, patterns if activation in PIECEWISE_LINEAR else None)
 
