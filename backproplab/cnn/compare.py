@@ -71,7 +71,7 @@ def run_comparison(out_dir: str | os.PathLike, seeds: int | list[int] = 1,
     seeds = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
     if not seeds:
         raise BackproplabError("compare-cnn needs at least one seed")
-    tensors = load_tensors(data_config, source=source, progress=bool(progress))
+    tensors = load_tensors(data_config, source=source, progress=bool(progress)).check_examples()
     # every run has the same number of steps: batches of the (limited) training set
     steps_per_run = config.epochs * steps_per_epoch(len(tensors.train[1]), config.batch_size)
     total = steps_per_run * len(SETTINGS) * len(seeds)

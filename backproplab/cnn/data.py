@@ -27,6 +27,18 @@ class Tensors:
 
         return Tensors(move(self.train), move(self.test), move(self.val), self.source)
 
+    def check_examples(self, splits=("train", "test", "val")) -> Tensors:
+        """Refuse a split of `splits` that holds no example (an IDX file of 0 images): a run
+        would train on nothing or report an accuracy of 0% measured on nothing."""
+        for split in splits:
+            pair = getattr(self, split)
+            if pair is not None and len(pair[1]) == 0:
+                raise BackproplabError(
+                    f"the {split} split is empty: 0 {split} examples of "
+                    f"{self.source.dataset} from {str(self.source.folder)!r}; a run needs at "
+                    "least one (nothing was trained or written)")
+        return self
+
     def identity(self) -> dict:
         """What a resumed run must be trained on again."""
         return {"dataset": self.source.dataset, "kind": self.source.kind,

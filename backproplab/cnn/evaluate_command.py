@@ -32,7 +32,7 @@ def run(args) -> int:
 
     device = pick_device(args.device)
     model = load_model(args.model, device)
-    data = load_tensors(flags.from_args(DataConfig, args), device)
+    data = load_tensors(flags.from_args(DataConfig, args), device).check_examples(["test"])
     result = evaluate(model, *data.test, batch_size=args.batch_size)
     correct = round(result["accuracy"] * result["n"])
     print(f"{args.model}: test accuracy {result['accuracy']:.2%} ({correct}/{result['n']}), "

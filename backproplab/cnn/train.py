@@ -36,6 +36,7 @@ from backproplab.cnn.checkpoint import RunFiles, TrainState, config_identity, sa
 from backproplab.cnn.config import DataConfig, MonitorConfig, TrainConfig
 from backproplab.cnn.data import Tensors, load_tensors
 from backproplab.cnn.distributed import Distributed
+from backproplab.errors import BackproplabError
 from backproplab.monitor import Verdict
 from backproplab.monitor.watcher import Monitor
 from backproplab.progress import Progress
@@ -121,7 +122,8 @@ def train(config: TrainConfig, data_config: DataConfig | None = None,
     dist = Distributed.start(config.device)
     files = RunFiles(config.logdir or default_logdir(config, data_config), dist)
     try:
-        data = (data or load_tensors(data_config, progress=dist.is_main)).to(dist.device)
+        data = (data or load_tensors(data_config, progress=dist.is_main)).check_examples()
+        data = data.to(dist.device)
         checkpoint = files.open(config, data.identity())  # None: a new run
 
         model = make_model(config, dist)
@@ -298,6 +300,8 @@ def evaluate(model, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000, di
         totals = dist.sum(totals)
     model.train(was_training)
     loss, correct, n = totals.tolist()
+    if n == 0:  # an accuracy of 0% measured on nothing is no result
+        raise BackproplabError("evaluate: no examples to evaluate on")
     return {"loss": loss / max(n, 1), "accuracy": correct / max(n, 1), "n": int(n)}
 
 
