@@ -4,16 +4,54 @@ Each subcommand lives in its own module, which provides `add_arguments(parser)` 
 `run(args) -> int`; only the module of the command given is imported, so that `--help` answers
 at once and the NumPy commands work without PyTorch. A `BackproplabError` (or any `ValueError`)
 becomes one line on stderr and exit status 2; set BACKPROPLAB_DEBUG=1 to see the traceback.
+
+Ctrl-C is one line on stderr and exit status 130 at any moment once this module runs: inside
+`main` (parsing, importing the command's module, the command's own imports and work) by main's
+handler, and before or after it (this module's own imports, the console script's lines) by
+`sys.excepthook`, which this module sets first of all to end the process on an uncaught
+KeyboardInterrupt in the same way (any other exception goes to the hook it replaced).
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import os
 import sys
 
-from backproplab import __version__
+INTERRUPTED = 130  # exit status after Ctrl-C (128 + SIGINT), however early it comes
+_said = False  # "interrupted" has been printed for this run of main (never twice)
+
+
+def _interrupted() -> int:
+    """Say "interrupted" once; the exit status."""
+    global _said
+    if not _said:
+        _said = True
+        print("backproplab: interrupted", file=sys.stderr, flush=True)
+    return INTERRUPTED
+
+
+def _excepthook(kind, value, tb, _previous=sys.excepthook):
+    """An uncaught KeyboardInterrupt (Ctrl-C before main's handler or after it) ends the process
+    as main does: one line and status 130, no traceback; anything else goes to `_previous`."""
+    if not issubclass(kind, KeyboardInterrupt):
+        return _previous(kind, value, tb)
+    import os
+
+    try:
+        _interrupted()
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+    except BaseException:  # a second Ctrl-C, a closed stream: still the same end
+        pass
+    os._exit(INTERRUPTED)
+
+
+sys.excepthook = _excepthook
+
+import argparse  # noqa: E402  (after the hook: Ctrl-C while these load is covered too)
+import importlib  # noqa: E402
+import os  # noqa: E402
+
+from backproplab import __version__  # noqa: E402
 
 # name -> (module, one-line help). The order is the order of `backproplab --help`.
 COMMANDS = {
@@ -57,6 +95,15 @@ def _command(argv: list[str]) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global _said
+    _said = False
+    try:  # everything, parsing and the command's imports too: Ctrl-C is one line at any moment
+        return _main(argv)
+    except KeyboardInterrupt:
+        return _interrupted()
+
+
+def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     parser = build_parser([_command(argv)])
     args = parser.parse_args(argv)
@@ -65,9 +112,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args._run(args) or 0)
-    except KeyboardInterrupt:
-        print("backproplab: interrupted", file=sys.stderr)
-        return 130
     except (ValueError, ArithmeticError, OSError, ImportError) as exc:
         if os.environ.get("BACKPROPLAB_DEBUG"):
             raise
