@@ -9,3 +9,5 @@ exports), `server` (Starlette app: the page, the WebSocket stream, session limit
 (the `playground` subcommand). The page itself is `static/` (plain HTML, CSS and JavaScript: it
 draws what the server computes and computes nothing of the network).
 """
+
+MAX_SESSIONS = 8  # tabs training at once (`--max-sessions`); each has one training thread

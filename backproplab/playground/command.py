@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from backproplab import config
 from backproplab.errors import BackproplabError, require
+from backproplab.playground import MAX_SESSIONS
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -29,7 +30,7 @@ class PlaygroundConfig:
                 "on this machine"})
     port: int = field(default=8000, metadata={"help": "port to listen on (0: any free port)"})
     open: bool = field(default=True, metadata={"help": "open the page in the default browser"})
-    max_sessions: int = field(default=8, metadata={
+    max_sessions: int = field(default=MAX_SESSIONS, metadata={
         "help": "browser tabs training at once (one training thread each)"})
 
 

@@ -12,9 +12,11 @@ import json
 import math
 from typing import Any, NamedTuple
 
+from backproplab.checks import check_number
 from backproplab.datasets import DATASETS
 from backproplab.errors import BackproplabError
 from backproplab.nn.activations import ACTIVATIONS
+from backproplab.nn.defaults import ACTIVATION, EPSILON, REG_LAMBDA
 
 MAX_MESSAGE = 1 << 20  # bytes of one message (a CSV of MAX_POINTS rows fits easily)
 MAX_POINTS = 5000  # points of a dataset, generated or uploaded
@@ -56,9 +58,9 @@ DATA = {
 
 NETWORK = {
     "hidden": Field("hidden", [3]),
-    "activation": Field("str", "tanh", choices=tuple(ACTIVATIONS)),
-    "reg_lambda": Field("float", 0.01, 0.0, 10.0),
-    "epsilon": Field("float", 0.01, 0.0, 10.0, low_open=True),
+    "activation": Field("str", ACTIVATION, choices=tuple(ACTIVATIONS)),
+    "reg_lambda": Field("float", REG_LAMBDA, 0.0, 10.0),
+    "epsilon": Field("float", EPSILON, 0.0, 10.0, low_open=True),
     "batch_size": Field("int", None, 1, MAX_POINTS, optional=True),
     "momentum": Field("float", 0.0, 0.0, 0.99),
     "seed": Field("int", 0, 0, MAX_SEED),
@@ -101,6 +103,12 @@ def parse_message(text: str | bytes) -> dict:
     if kind == "csv":
         out["points"] = parse_csv(out.pop("text"))
     return out
+
+
+def choices() -> dict:
+    """{field: its valid values} of the page's drop-down menus, as the server checks them."""
+    return {"source": list(DATA["source"].choices),
+            "activation": list(NETWORK["activation"].choices)}
 
 
 def default_config() -> dict:
@@ -146,11 +154,11 @@ def _check(name, value, f: Field):
 
 
 def _number(name, value, integer, low, high, low_open=False):
-    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok or not math.isfinite(value):
-        raise MessageError(f"{name}={value!r} must be {'an integer' if integer else 'a number'}")
-    if low is not None and (value <= low if low_open else value < low):
-        raise MessageError(f"{name}={value!r} must be {'>' if low_open else '>='} {low:g}")
+    """checks.check_number's rule (and words) for a message's field, with an upper bound."""
+    try:
+        check_number(name, value, low, strict=low_open, integer=integer)
+    except ValueError as exc:
+        raise MessageError(str(exc)) from None
     if high is not None and value > high:
         raise MessageError(f"{name}={value!r} must be <= {high:g}")
     return int(value) if integer else float(value)

@@ -26,11 +26,10 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from backproplab.playground import messages
+from backproplab.playground import MAX_SESSIONS, messages
 from backproplab.playground.messages import MessageError, parse_message
 from backproplab.playground.session import Session, figure_menu
 
-MAX_SESSIONS = 8  # tabs training at once; each has one training thread
 LIMITS = {k.lower(): getattr(messages, k) for k in (
     "MAX_POINTS", "MAX_HIDDEN_LAYERS", "MAX_UNITS", "MAX_CLASSES", "MAX_PASSES", "MAX_SEEDS",
     "MAX_MESSAGE")}  # stated in the page
@@ -42,7 +41,8 @@ def create_app(max_sessions: int = MAX_SESSIONS, on_startup=None) -> Starlette:
     """The app; `on_startup()` runs once the server listens (opening the browser)."""
     sessions: set[Session] = set()
     hello = json.dumps({"type": "hello", "figures": figure_menu(), "limits": LIMITS,
-                        "max_sessions": max_sessions})
+                        "max_sessions": max_sessions, "choices": messages.choices(),
+                        "defaults": messages.default_config()})
 
     async def index(request):
         return FileResponse(str(STATIC / "index.html"), headers={"Cache-Control": "no-store"})

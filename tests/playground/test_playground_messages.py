@@ -68,7 +68,7 @@ def test_not_json_and_not_an_object_are_refused():
 
 
 def test_nan_is_not_a_number_here():
-    with pytest.raises(MessageError, match="must be a number"):
+    with pytest.raises(MessageError, match="must be a finite number"):
         parse_message('{"type": "config", "network": {"reg_lambda": NaN}}')
 
 

@@ -41,6 +41,21 @@ def test_a_websocket_is_a_session_that_trains(client):
         assert receive(ws, "frame")["pass"] == 5
 
 
+def test_hello_gives_the_page_the_servers_choices_and_defaults(client):
+    # The page fills its menus and a shared link's missing settings from these: one source.
+    from backproplab.datasets import DATASETS
+    from backproplab.nn.defaults import ACTIVATION_NAMES, EPSILON, REG_LAMBDA
+    from backproplab.playground.messages import default_config
+
+    with client.websocket_connect("/ws") as ws:
+        hello = receive(ws, "hello")
+    assert hello["choices"] == {"source": [*DATASETS, "custom"],
+                                "activation": list(ACTIVATION_NAMES)}
+    assert hello["defaults"] == default_config()
+    assert hello["defaults"]["network"]["epsilon"] == EPSILON
+    assert hello["defaults"]["network"]["reg_lambda"] == REG_LAMBDA
+
+
 def test_a_bad_message_gets_an_error_and_the_session_goes_on(client):
     with client.websocket_connect("/ws") as ws:
         receive(ws, "frame")

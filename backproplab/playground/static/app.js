@@ -30,10 +30,6 @@ function fmt(v, digits = 4) {
 function connect() {
   const ws = new WebSocket(`ws://${location.host}/ws`);
   state.ws = ws;
-  ws.onopen = () => {
-    const fromUrl = readUrl();
-    if (fromUrl) send({ type: "config", ...fromUrl.config, pass: fromUrl.pass });
-  };
   ws.onmessage = (event) => handle(JSON.parse(event.data));
   ws.onclose = () => showError("The connection to the server closed: is `backproplab playground` still running? Reload to reconnect.");
 }
@@ -62,6 +58,7 @@ function showDataError(text) { const e = $("data-error"); e.textContent = text; 
 // --- settings -------------------------------------------------------------------------------
 function onHello(m) {
   state.figures = m.figures; state.limits = m.limits;
+  state.choices = m.choices; state.defaults = m.defaults;  // as the server checks them
   const preset = $("preset");
   m.figures.forEach((fig, i) => {
     const group = document.createElement("optgroup");
@@ -76,6 +73,8 @@ function onHello(m) {
   $("limits").textContent = `At most ${m.limits.max_hidden_layers} hidden layers of at most ` +
     `${m.limits.max_units} units; at most ${m.limits.max_points} points; ` +
     `${m.max_sessions} tabs train at once.`;
+  const fromUrl = readUrl();  // a shared link: its settings, the server's defaults for the rest
+  if (fromUrl) send({ type: "config", ...fromUrl.config, pass: fromUrl.pass });
 }
 function onData(m) {
   state.data = {
@@ -92,10 +91,9 @@ function onData(m) {
   drawBoundary();
 }
 function configToUi(c) {
-  const sources = ["moons", "blobs", "circles", "spiral", "xor"];
   const src = $("source");
   if (!src.options.length) {
-    [...sources, "custom"].forEach((s) => src.add(new Option(s === "custom" ? "own data (CSV, clicks)" : s, s)));
+    state.choices.source.forEach((s) => src.add(new Option(s === "custom" ? "own data (CSV, clicks)" : s, s)));
   }
   src.value = c.data.source;
   $("noise").value = c.data.noise; $("points").value = c.data.points;
@@ -103,7 +101,7 @@ function configToUi(c) {
   const noiseOff = c.data.source === "custom";
   $("noise").disabled = noiseOff; $("points").disabled = noiseOff;
   const act = $("activation");
-  if (!act.options.length) ["tanh", "sigmoid", "relu", "leaky_relu", "identity"].forEach((a) => act.add(new Option(a, a)));
+  if (!act.options.length) state.choices.activation.forEach((a) => act.add(new Option(a, a)));
   act.value = c.network.activation;
   $("reg-lambda").value = c.network.reg_lambda; $("epsilon").value = c.network.epsilon;
   $("batch-size").value = c.network.batch_size === null ? "" : c.network.batch_size;
@@ -469,13 +467,14 @@ function readUrl() {
   const p = new URLSearchParams(location.hash.slice(1)), num = (k, dflt) => (p.has(k) ? Number(p.get(k)) : dflt);
   let extra = [];
   try { extra = p.has("extra") ? JSON.parse(p.get("extra")) : []; } catch { showError("The link's extra points are not readable; they are left out."); }
-  const hidden = p.has("hidden") ? (p.get("hidden") === "" ? [] : p.get("hidden").split(",").map(Number)) : [3];
+  const d = state.defaults.data, n = state.defaults.network;
+  const hidden = p.has("hidden") ? (p.get("hidden") === "" ? [] : p.get("hidden").split(",").map(Number)) : n.hidden;
   return {
     pass: num("pass", 0),
     config: {
-      data: { source: p.get("data") || "moons", noise: num("noise", 0.2), points: num("points", 400), heldout: num("heldout", 0.5), seed: num("dseed", 0), extra },
-      network: { hidden, activation: p.get("activation") || "tanh", reg_lambda: num("lambda", 0.01), epsilon: num("lr", 0.01),
-                 batch_size: !p.has("batch") || p.get("batch") === "full" ? null : Number(p.get("batch")), momentum: num("momentum", 0), seed: num("seed", 0) },
+      data: { source: p.get("data") || d.source, noise: num("noise", d.noise), points: num("points", d.points), heldout: num("heldout", d.heldout), seed: num("dseed", d.seed), extra },
+      network: { hidden, activation: p.get("activation") || n.activation, reg_lambda: num("lambda", n.reg_lambda), epsilon: num("lr", n.epsilon),
+                 batch_size: !p.has("batch") || p.get("batch") === "full" ? n.batch_size : Number(p.get("batch")), momentum: num("momentum", n.momentum), seed: num("seed", n.seed) },
     },
   };
 }
