@@ -42,13 +42,15 @@ def run(args) -> int:
     if cfg.jobs is not None and cfg.jobs < 1:
         raise ValueError(f"--jobs={cfg.jobs} must be >= 1")
     # The parts load NumPy, matplotlib and PyTorch: imported when the report is made.
+    from backproplab.report.parts import check_data
     from backproplab.report.reproduce import reproduce
 
+    data = check_data(PROFILES[cfg.profile], cfg.data_dir)  # every file, before any work
     where = config.from_args(BackendConfig, args)
     with open_backend(where.backend, jobs=cfg.jobs, address=where.address) as backend:
         # local: the studies' worker processes and the CNN's runs one by one, as ever
         results = reproduce(cfg.out, cfg.profile, cfg.jobs, cfg.data_dir,
-                            backend=None if where.backend == "local" else backend)
+                            backend=None if where.backend == "local" else backend, data=data)
     print(f"report: {cfg.out}/report.html ({results.meta.total_seconds:.0f} s); "
           f"tables: {cfg.out}/summary.md; numbers: {cfg.out}/results.json")
     print(f"TensorBoard: tensorboard --logdir {cfg.out}/runs")

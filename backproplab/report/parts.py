@@ -39,21 +39,26 @@ class Data:
 
 
 def check_data(profile, data_dir) -> Data:
-    """Find MNIST before anything is written; a --data-dir without it is an error."""
+    """Find MNIST and check every file of it before anything is written or trained: a --data-dir
+    without MNIST, or with files that part II would refuse, is an error now, not after part I."""
     require("torch", "cnn", "reproduce (part II trains a PyTorch CNN)")
+    given = None
     if data_dir is not None:  # a folder given must hold MNIST, whatever the profile
         try:
-            idx.locate("mnist", data_dir, download=False)
+            given = idx.locate("mnist", data_dir, download=False)
         except BackproplabError as exc:
             raise BackproplabError(
                 f"--data-dir {str(data_dir)!r} holds no MNIST: {str(exc).split(';')[0]}; or leave "
                 "out --data-dir to use $BACKPROPLAB_DATA, the cache, a download or the bundled "
                 "subset") from None
+        check_files(given, profile.cnn_train_limit)
     if profile.mnist == "mnist-subset":
         source = idx.bundled_source(note="quick profile: the MNIST subset bundled with "
                                          "backproplab, not full MNIST.")
     else:
         source = idx.locate_mnist(data_dir, download=True, allow_subset=True, progress=True)
+    if given is None or source.folder != given.folder:
+        check_files(source, profile.cnn_train_limit)
     counts = source.counts()
     full = source.kind == "full"
     notices = [] if full else [
@@ -64,6 +69,20 @@ def check_data(profile, data_dir) -> Data:
     description = (f"{what}, {counts['train']:,} training / {counts['test']:,} test images "
                    f"({source.origin}: {source.folder})")
     return Data(source, description, full, notices)
+
+
+def check_files(source, train_limit: int = 0) -> None:
+    """Part II's checks of its data, without PyTorch (imported only when part II runs, after the
+    studies' worker processes are forked): every file read as `cnn.data.load_tensors` reads it
+    (`data.load`: magic, size, MD5, 28x28 images, labels 0-9, as many labels as images), and no
+    split left empty, as `cnn.data.Tensors.check_examples` refuses it, with the same errors."""
+    for split, limit in (("train", train_limit), ("test", 0)):
+        _, labels = idx.load(source, split)
+        if len(labels[:limit] if limit else labels) == 0:
+            raise BackproplabError(
+                f"the {split} split is empty: 0 {split} examples of {source.dataset} from "
+                f"{str(source.folder)!r}; a run needs at least one (nothing was trained or "
+                "written)")
 
 
 def report_parts(profile: Profile):

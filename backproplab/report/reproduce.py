@@ -107,18 +107,21 @@ def strict_json(obj):
 
 
 def reproduce(out, profile: str = "full", jobs: int | None = None, data_dir=None,
-              progress: bool = True, backend=None) -> Results:
+              progress: bool = True, backend=None, data: parts.Data | None = None) -> Results:
     """Run every part not yet done into `out`, then write results.json, summary.md, report.html.
 
     backend: where the studies' stacks and the CNN's runs train (a `backproplab.backends`
     Backend, e.g. Ray's); None: worker processes here (`jobs`), the CNN's runs one by one.
+    data: MNIST as `parts.check_data(profile, data_dir)` found and checked it (the command
+    checks it before it opens the backend); None: checked here, before anything is written.
 
     Returns the Results (every number of the report).
     """
     if profile not in PROFILES:
         raise BackproplabError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
     prof = PROFILES[profile]
-    data = parts.check_data(prof, data_dir)  # fails early, before anything is written
+    if data is None:  # every file checked: fails early, before anything is written or trained
+        data = parts.check_data(prof, data_dir)
     folder, state = open_folder(Path(out), prof)
     steps = parts.report_parts(prof)
     start = time.perf_counter()
