@@ -4,7 +4,8 @@
     result = run_study("moons-activations", "out/moons-activations", seeds=5, passes=20000)
     result.summary[0].heldout_accuracy.mean, result.figures["boundaries"], result.finding
 
-Modules, bottom up: `spec` (StudySpec, the VARIABLES a grid may vary, the default counts),
+Modules, bottom up: `spec` (StudySpec, the VARIABLES a grid may vary, the default counts,
+StudyPlan: spec, seeds and passes, a study folder's identity),
 `presets` (PRESETS, a table), `geometry` (a boundary's islands, length, straight pieces,
 turning, cutouts), `curves` (convergence, spikes, stalls, noise of a training curve),
 `results` (the typed results: NetworkResult, SettingResult, SeedRow, SummaryRow, StudyResult),

@@ -30,7 +30,7 @@ from backproplab.studies.results import (
     StudyResult,
     SummaryRow,
 )
-from backproplab.studies.spec import StudySpec, format_value, grid_shape
+from backproplab.studies.spec import StudyPlan, StudySpec, format_value, grid_shape
 from backproplab.studies.workers import worker_context, worker_init
 
 # Per-seed columns of results.csv after the varied values and the seed (spec: section 2), then
@@ -49,13 +49,13 @@ FAILED_MARGIN = 0.15  # held-out accuracy within this of chance counts as no dec
 GAP_STEP = 0.01  # the gap "grows" once it exceeds its minimum by more than this
 
 
-def build_outputs(spec: StudySpec, out_dir, the_plan: dict, results: list[SettingResult],
+def build_outputs(spec: StudySpec, out_dir, the_plan: StudyPlan, results: list[SettingResult],
                   jobs=1) -> StudyResult:
     """Tables, figures and summary of a finished study; figures drawn by `jobs` processes."""
     rows = result_rows(spec, results)
     summary = summarize(spec, rows)
     n_classes = dataset_info(spec.dataset).n_classes
-    result = StudyResult(spec.name, out_dir, spec, the_plan["seeds"], the_plan["passes"],
+    result = StudyResult(spec.name, out_dir, spec, list(the_plan.seeds), the_plan.passes,
                          settings=results, rows=rows, summary=summary,
                          seconds=float(sum(r.seconds for r in results)))
     result.finding = " ".join([finding(summary), shape_line(summary), training_line(summary)])
@@ -373,7 +373,7 @@ def health_lines(results: list[SettingResult], n_classes: int) -> list[str]:
 def summary_text(spec, the_plan, summary: list[SummaryRow], finding_text, diagnosis,
                  health_text=()) -> str:
     lines = [f"study {spec.name}: {spec.title or spec.dataset}",
-             f"{len(the_plan['seeds'])} seeds x {the_plan['passes']} passes; "
+             f"{len(the_plan.seeds)} seeds x {the_plan.passes} passes; "
              "seeds vary the weight initialisation, the training sample is fixed; held-out: "
              "1,000 fresh points", ""]
     header = ["setting", "train acc", "held-out acc", "gap", "dead/sat", "grad in/out",

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from backproplab.backends import Task, backend_for, failures
-from backproplab.datasets import HELDOUT_SEED_OFFSET, dataset_info, heldout_sample, load_dataset
+from backproplab.datasets import dataset_info, heldout_sample, load_dataset
 from backproplab.errors import BackproplabError
 from backproplab.io import RunFolder, now, write_json
 from backproplab.nn.batched import BatchedNetwork, keep_freed_memory
@@ -44,6 +44,7 @@ from backproplab.studies.spec import (
     PASSES,
     SEEDS,
     Setting,
+    StudyPlan,
     StudySpec,
     check_counts,
     check_spec,
@@ -52,14 +53,7 @@ from backproplab.studies.spec import (
 )
 
 MARKER = "study.json"
-CURVE_POINTS = 100  # loss and accuracy recorded this many times per run
-DIAGNOSTIC_POINTS = 20  # diagnostics sampled this many times per run, plus at pass 0
 REPORT_EVERY = 250  # passes between progress reports from a worker
-SEED_MEANING = ("seeds vary the weight initialisation (init_parameters(dims, seed)); every "
-                "network trains on the same fixed sample (load_dataset(dataset, n_samples, "
-                "noise, data_seed)); held-out accuracy is measured on a fresh sample of 1,000 "
-                f"points from the same distribution (random_state data_seed + "
-                f"{HELDOUT_SEED_OFFSET})")
 
 
 def resolve_study(study) -> StudySpec:
@@ -70,27 +64,15 @@ def resolve_study(study) -> StudySpec:
     return check_spec(spec)
 
 
-def study_plan(spec: StudySpec, seeds=SEEDS, passes=PASSES, first_seed=0) -> dict:
+def study_plan(spec: StudySpec, seeds=SEEDS, passes=PASSES, first_seed=0) -> StudyPlan:
     """Everything that determines a study's numbers; a folder resumes only the same plan."""
-    return {
-        "study": spec.to_dict(),
-        "seeds": list(range(first_seed, first_seed + seeds)),
-        "passes": passes,
-        "record_every": max(passes // CURVE_POINTS, 1),
-        "diagnostics_every": max(passes // DIAGNOSTIC_POINTS, 1),
-        "settings": [s.label for s in settings(spec)],
-        "seed_meaning": SEED_MEANING,
-    }
+    return StudyPlan.of(spec, seeds, passes, first_seed)
 
 
 def study_work(study, seeds=SEEDS, passes=PASSES) -> int:
     """Model-passes a study trains (settings x seeds x passes): the size of a progress bar."""
-    spec = resolve_study(study)
-    return sum(_passes(s, passes) * seeds for s in settings(spec))
-
-
-def _passes(setting: Setting, passes: int) -> int:
-    return setting.fit.get("num_passes", passes)
+    the_plan = study_plan(resolve_study(study), seeds, passes)
+    return sum(the_plan.passes_of(s) * seeds for s in settings(the_plan.spec))
 
 
 def run_study(study, out_dir, *, seeds=SEEDS, passes=PASSES, jobs=None, first_seed=0,
@@ -116,7 +98,7 @@ def run_study(study, out_dir, *, seeds=SEEDS, passes=PASSES, jobs=None, first_se
     todo = [s for s in grid if s.index not in done]
     if todo:  # once, here: the worker processes forked below inherit it
         reference_of(spec)
-    bar = _progress(progress, sum(_passes(s, passes) * seeds for s in todo), spec.name)
+    bar = _progress(progress, sum(the_plan.passes_of(s) * seeds for s in todo), spec.name)
     ran, failed = meta.setdefault("tasks", []), []  # where each stack ran, over every session
     try:
         with backend_for(backend, jobs) as where:
@@ -163,7 +145,7 @@ def load_study(out_dir) -> StudyResult:
         missing = sum(r is None for r in results)
         raise BackproplabError(f"{str(out_dir)!r}: {missing} setting(s) unfinished; rerun the "
                                "study to resume")
-    return build_outputs(spec, out_dir, meta["plan"], results)
+    return build_outputs(spec, out_dir, StudyPlan.from_dict(meta["plan"]), results)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -178,9 +160,9 @@ def setting_path(out_dir, index) -> Path:
     return Path(out_dir) / "settings" / f"{index:02d}.json"
 
 
-def _open(folder: RunFolder, the_plan: dict) -> dict:
+def _open(folder: RunFolder, the_plan: StudyPlan) -> dict:
     """Claim the folder for this plan: the marker to go on with (status running)."""
-    meta = folder.open({"plan": the_plan}, describe=lambda m: repr(
+    meta = folder.open({"plan": the_plan.to_dict()}, describe=lambda m: repr(
         m.get("plan", {}).get("study", {}).get("name")),
         versions_of=("numpy", "scikit-learn", "matplotlib"))
     if meta is None:  # a new study: the marker was just written
@@ -191,12 +173,11 @@ def _open(folder: RunFolder, the_plan: dict) -> dict:
     return meta
 
 
-def rerun_command(the_plan: dict) -> str:
+def rerun_command(the_plan: StudyPlan) -> str:
     """The `backproplab study` command that reruns this plan, or how to rerun it from Python
     when the spec sets something the command line does not reach (epsilon, noise, ...)."""
-    spec = StudySpec.from_dict(the_plan["study"])
-    seeds = the_plan["seeds"]
-    counts = (f"--seeds {len(seeds)} --passes {the_plan['passes']}"
+    spec, seeds = the_plan.spec, the_plan.seeds
+    counts = (f"--seeds {len(seeds)} --passes {the_plan.passes}"
               + (f" --first-seed {seeds[0]}" if seeds[0] else ""))
     if spec.name in PRESETS and check_spec(PRESETS[spec.name]) == spec:
         return f"backproplab study {spec.name} {counts}"
@@ -250,8 +231,8 @@ def plan_stacks(todo, the_plan, jobs=1) -> list[list[tuple[Setting, int]]]:
     """
     groups: dict = {}
     for s in todo:
-        key = (tuple(s.dims), _passes(s, the_plan["passes"]), json.dumps(s.fit, sort_keys=True))
-        groups.setdefault(key, []).extend((s, seed) for seed in the_plan["seeds"])
+        key = (tuple(s.dims), the_plan.passes_of(s), json.dumps(s.fit, sort_keys=True))
+        groups.setdefault(key, []).extend((s, seed) for seed in the_plan.seeds)
     pieces = []
     for (dims, _, _), nets in groups.items():
         nets.sort(key=lambda n: n[0].activation)  # stable: settings, then seeds, in order
@@ -271,7 +252,7 @@ def reference_of(spec: StudySpec):
                              dataset_info(spec.dataset).n_classes)
 
 
-def train_stack(spec: StudySpec, stack, the_plan: dict, report=None) -> list[NetworkResult]:
+def train_stack(spec: StudySpec, stack, the_plan: StudyPlan, report=None) -> list[NetworkResult]:
     """Train a stack of networks [(setting, seed), ...] of one architecture as one
     BatchedNetwork; one NetworkResult per network, in stack order.
 
@@ -284,19 +265,19 @@ def train_stack(spec: StudySpec, stack, the_plan: dict, report=None) -> list[Net
     X, y = load_dataset(spec.dataset, spec.n_samples, spec.noise, spec.data_seed)
     X_val, y_val = heldout_sample(spec.dataset, spec.noise, spec.data_seed)
     first = stack[0][0]
-    passes = _passes(first, the_plan["passes"])
+    passes = the_plan.passes_of(first)
     fit = {k: v for k, v in first.fit.items() if k != "num_passes"}
     start = time.perf_counter()
     net = BatchedNetwork(first.dims, [s.activation for s, _ in stack],
                          [s.reg_lambda for s, _ in stack], seeds=[seed for _, seed in stack],
                          init=[s.init for s, _ in stack])
-    monitor = DiagnosticsSampler(X, y, the_plan["diagnostics_every"], report, REPORT_EVERY,
+    monitor = DiagnosticsSampler(X, y, the_plan.diagnostics_every, report, REPORT_EVERY,
                                  len(stack))
     monitor.record(net, 0)
     error = None
     try:
         net.fit_model(X, y, num_passes=passes, print_loss=False, X_val=X_val, y_val=y_val,
-                      record_every=the_plan["record_every"], callback=monitor, **fit)
+                      record_every=the_plan.record_every, callback=monitor, **fit)
     except FloatingPointError as exc:
         settings_in = list(dict.fromkeys(s.index for s, _ in stack))
         if len(settings_in) > 1:
@@ -342,12 +323,12 @@ def _network_results(net, stack, monitor, data, passes, error, seconds, ref
     ) for s, (setting, seed) in enumerate(stack)]
 
 
-def setting_result(setting: Setting, networks: list[NetworkResult], the_plan: dict
+def setting_result(setting: Setting, networks: list[NetworkResult], the_plan: StudyPlan
                    ) -> SettingResult:
     """One setting's result (what settings/NN.json holds) from its networks' results, in the
     plan's seed order. A setting with a diverged network is recorded as diverged as a whole,
     with that error."""
-    order = {seed: i for i, seed in enumerate(the_plan["seeds"])}
+    order = {seed: i for i, seed in enumerate(the_plan.seeds)}
     networks = sorted(networks, key=lambda n: order[n.seed])
     error = next((n.error for n in networks if n.error), None)
     if error is not None:
@@ -355,7 +336,7 @@ def setting_result(setting: Setting, networks: list[NetworkResult], the_plan: di
     return SettingResult(
         setting.index, setting.label, setting.values, setting.dims, setting.activation,
         setting.reg_lambda, {k: v for k, v in setting.fit.items() if k != "num_passes"},
-        _passes(setting, the_plan["passes"]), sum(n.seconds for n in networks), networks)
+        the_plan.passes_of(setting), sum(n.seconds for n in networks), networks)
 
 
 def _train_all(spec, todo, the_plan, backend, bar, ran, failed):
@@ -365,7 +346,7 @@ def _train_all(spec, todo, the_plan, backend, bar, ran, failed):
     stacks = sorted(plan_stacks(todo, the_plan, backend.slots),
                     key=lambda st: -_cost(st, the_plan))
     tasks = [Task(_stack_name(st), train_stack, (spec, st, the_plan),
-                  work=_passes(st[0][0], the_plan["passes"]) * len(st)) for st in stacks]
+                  work=the_plan.passes_of(st[0][0]) * len(st)) for st in stacks]
     waiting = {s.index: [] for s in todo}
     settings_by_index = {s.index: s for s in todo}
     with contextlib.closing(backend.map(tasks, bar.update)) as outcomes:
@@ -378,7 +359,7 @@ def _train_all(spec, todo, the_plan, backend, bar, ran, failed):
                 continue
             for n in outcome.value:
                 waiting[n.index].append(n)
-                if len(waiting[n.index]) == len(the_plan["seeds"]):
+                if len(waiting[n.index]) == len(the_plan.seeds):
                     yield setting_result(settings_by_index[n.index], waiting.pop(n.index),
                                          the_plan)
 
@@ -396,7 +377,7 @@ def _cost(stack, the_plan) -> float:
     arithmetic, so that the largest stacks start first."""
     d = stack[0][0].dims
     work = sum(a * b for a, b in zip(d[:-1], d[1:]))
-    return _passes(stack[0][0], the_plan["passes"]) * len(d) * (10 + len(stack) * (5 + work / 20))
+    return the_plan.passes_of(stack[0][0]) * len(d) * (10 + len(stack) * (5 + work / 20))
 
 
 class _Silent:

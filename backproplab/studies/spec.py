@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from backproplab.checks import check_layer_dims, check_memory, check_number
-from backproplab.datasets import DATASETS, dataset_info
+from backproplab.datasets import DATASETS, HELDOUT_SEED_OFFSET, dataset_info
 from backproplab.errors import BackproplabError
 from backproplab.nn.defaults import (
     ACTIVATION,
@@ -36,6 +36,13 @@ from backproplab.nn.defaults import (
 
 SEEDS = 5  # initialisations per setting (the problem set's 5)
 PASSES = NUM_PASSES  # full-batch gradient-descent passes per network
+CURVE_POINTS = 100  # loss and accuracy recorded this many times per run
+DIAGNOSTIC_POINTS = 20  # diagnostics sampled this many times per run, plus at pass 0
+SEED_MEANING = ("seeds vary the weight initialisation (init_parameters(dims, seed)); every "
+                "network trains on the same fixed sample (load_dataset(dataset, n_samples, "
+                "noise, data_seed)); held-out accuracy is measured on a fresh sample of 1,000 "
+                f"points from the same distribution (random_state data_seed + "
+                f"{HELDOUT_SEED_OFFSET})")
 
 
 def check_counts(seeds, passes, first_seed=0, flags=False):
@@ -291,3 +298,41 @@ def grid_shape(spec: StudySpec) -> tuple[int, int]:
     n = math.prod(sizes)
     ncols = sizes[-1] if len(sizes) > 1 else (n if n <= 4 else 3)
     return math.ceil(n / ncols), ncols
+
+
+@dataclass(frozen=True)
+class StudyPlan:
+    """Everything that determines a study's numbers: the spec, the seeds, the passes (a folder
+    resumes only the same plan; `to_dict()` is study.json's "plan", its identity)."""
+
+    spec: StudySpec
+    seeds: tuple[int, ...]
+    passes: int
+
+    @classmethod
+    def of(cls, spec: StudySpec, seeds: int = SEEDS, passes: int = PASSES,
+           first_seed: int = 0) -> StudyPlan:
+        return cls(spec, tuple(range(first_seed, first_seed + seeds)), passes)
+
+    @property
+    def record_every(self) -> int:
+        """Passes between the points of the loss and accuracy curves."""
+        return max(self.passes // CURVE_POINTS, 1)
+
+    @property
+    def diagnostics_every(self) -> int:
+        return max(self.passes // DIAGNOSTIC_POINTS, 1)
+
+    def passes_of(self, setting: Setting) -> int:
+        """The passes `setting` trains: its own num_passes when the grid varies it."""
+        return setting.fit.get("num_passes", self.passes)
+
+    def to_dict(self) -> dict:
+        return {"study": self.spec.to_dict(), "seeds": list(self.seeds), "passes": self.passes,
+                "record_every": self.record_every, "diagnostics_every": self.diagnostics_every,
+                "settings": [s.label for s in settings(self.spec)],
+                "seed_meaning": SEED_MEANING}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> StudyPlan:
+        return cls(StudySpec.from_dict(d["study"]), tuple(d["seeds"]), d["passes"])
