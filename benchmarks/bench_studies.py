@@ -53,6 +53,8 @@ def activate(z, activation):
     if activation == "sigmoid":  # overflow-safe, as the engine's (same bits, see above)
         e = np.exp(-np.abs(z))
         return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+    if activation == "leaky_relu":  # slope 0.01 below 0, as the engine's
+        return np.where(z >= 0, z, 0.01 * z)
     return np.maximum(z, 0)
 
 
@@ -69,10 +71,13 @@ def forward(X, W, b, activation):
     return z, a
 
 
-def tutorial_model(X, y, dims, activation, reg_lambda, seed, num_passes, epsilon=0.01):
-    """The tutorial's build_model, generalised to a list of layers; returns the final loss."""
+def tutorial_model(X, y, dims, activation, reg_lambda, seed, num_passes, epsilon=0.01,
+                   init="tutorial"):
+    """The tutorial's build_model, generalised to a list of layers (and He's initialisation,
+    a leaky ReLU, another step: the deep-ReLU presets vary them); returns the final loss."""
     rng = np.random.RandomState(seed)  # the tutorial seeds the global RNG; the same draws
-    W = [rng.randn(d_in, d_out) / np.sqrt(d_in) for d_in, d_out in zip(dims[:-1], dims[1:])]
+    W = [rng.randn(d_in, d_out) * np.sqrt(2 / d_in) if init == "he"
+         else rng.randn(d_in, d_out) / np.sqrt(d_in) for d_in, d_out in zip(dims[:-1], dims[1:])]
     b = [np.zeros((1, d)) for d in dims[1:]]
     n = len(X)
     for _ in range(num_passes):
@@ -90,6 +95,8 @@ def tutorial_model(X, y, dims, activation, reg_lambda, seed, num_passes, epsilon
                     delta = delta.dot(W[l].T) * (1 - np.power(a[l], 2))
                 elif activation == "sigmoid":
                     delta = delta.dot(W[l].T) * (a[l] * (1 - a[l]))
+                elif activation == "leaky_relu":
+                    delta = delta.dot(W[l].T) * np.where(z[l - 1] >= 0, 1.0, 0.01)
                 else:  # the problem set's f'(z) = 1 for z >= 0 (also at 0, as the engine)
                     delta = delta.dot(W[l].T) * (z[l - 1] >= 0)
             grads.append((l, dW, db))
@@ -103,6 +110,7 @@ def tutorial_model(X, y, dims, activation, reg_lambda, seed, num_passes, epsilon
     return data_loss / n
 
 
+@np.errstate(over="ignore", invalid="ignore")  # diverging networks (deep-relu presets) are NaN
 def baseline(name, seeds, passes):
     spec = PRESETS[name]
     X, y = load_dataset(spec.dataset, spec.n_samples, spec.noise, spec.data_seed)
@@ -110,7 +118,8 @@ def baseline(name, seeds, passes):
     for s in settings(spec):
         for seed in range(seeds):
             losses[s.label, seed] = tutorial_model(X, y, s.dims, s.activation, s.reg_lambda,
-                                                   seed, passes)
+                                                   seed, passes, s.fit.get("epsilon", 0.01),
+                                                   s.init)
     return losses
 
 
