@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from backproplab.cnn.config import CNN_ACTIVATIONS, MonitorConfig, TrainConfig
 from backproplab.cnn.distributed import Distributed
 from backproplab.errors import BackproplabError
 from backproplab.io import (
+    LOCK,
     RunFolder,
     atomic_path,
     csv_text,
@@ -111,10 +114,11 @@ class RunFiles:
         return checkpoint
 
     def _claim(self, identity: dict, config: TrainConfig) -> None:
-        self.folder.open(identity, resume=config.resume,
-                         overwrite=config.overwrite and not config.resume,
-                         free=resume_free(config),
-                         describe=None if config.resume else _describe, versions_of=("torch",))
+        with self.writing("run.json", LOCK):  # an error every rank hears of (see on_main)
+            self.folder.open(identity, resume=config.resume,
+                             overwrite=config.overwrite and not config.resume,
+                             free=resume_free(config), describe=None if config.resume else
+                             _describe, versions_of=("torch",))
         if config.resume and not has_checkpoint(self.path):
             raise BackproplabError(f"--resume: {str(self.path)!r} holds no checkpoint to resume")
 
@@ -148,22 +152,43 @@ class RunFiles:
         event file closed (flushed), also on Ctrl-C.
         """
         writer = None
-        if self.dist.is_main and not finished:
-            writer = summary_writer(self.path, purge_step=resumed_at)
-        every = config.monitor_every if self.dist.is_main and not finished else 0
-        monitor = Monitor(model, every, architecture.MONITORED, writer=writer,
-                          optimizer=optimizer, n_classes=architecture.N_CLASSES,
-                          bins=config.hist_bins, start_step=resumed_at or 0)
-        if resumed_at is not None and self.dist.is_main:
-            monitor.load_csv(self.path)  # written with the checkpoint, so it ends where it ends
-        try:
-            yield monitor
-        finally:
-            monitor.close()
-            if self.dist.is_main and not finished:  # the CSVs stay as the checkpoint left them
+        with contextlib.ExitStack() as stack:
+            if self.dist.is_main and not finished:
+                stack.enter_context(_thread_errors_handed_over())
+                with self.writing("events.out.tfevents.*"):
+                    writer = EventWriter(summary_writer(self.path, purge_step=resumed_at), self)
+                stack.callback(writer.close_quietly)  # also when the run failed
+            every = config.monitor_every if self.dist.is_main and not finished else 0
+            monitor = Monitor(model, every, architecture.MONITORED, writer=writer,
+                              optimizer=optimizer, n_classes=architecture.N_CLASSES,
+                              bins=config.hist_bins, start_step=resumed_at or 0)
+            if resumed_at is not None and self.dist.is_main:
+                monitor.load_csv(self.path)  # written with the checkpoint: it ends where it ends
+            try:
+                yield monitor
+            except BaseException:  # judged and closed all the same; this error is the one told
+                with contextlib.suppress(Exception):
+                    self._finish(monitor, writer, finished)
+                raise
+            self._finish(monitor, writer, finished)
+
+    def _finish(self, monitor: Monitor, writer: EventWriter | None, finished: bool) -> None:
+        """Judge the run (health.json, TensorBoard's text) and close the event file (flushed)."""
+        monitor.close()
+        if self.dist.is_main and not finished:  # the CSVs stay as the checkpoint left them
+            with self.writing("health.json"):
                 health.save(self.path, monitor.verdicts, monitor.evidence, monitor.n_classes)
-            if writer is not None:
-                writer.close()
+        if writer is not None:
+            writer.close()
+
+    @contextlib.contextmanager
+    def writing(self, *names: str):
+        """Writing the run's file(s) `names`: an OSError (a full disk, a folder made read-only
+        or removed) is one line naming them; what was written before stays."""
+        try:
+            yield
+        except OSError as exc:
+            raise BackproplabError(write_failure(self.path, names, exc)) from None
 
     def save(self, config: TrainConfig, data_identity: dict, model, optimizer, scheduler,
              state: TrainState, monitor: Monitor) -> None:
@@ -179,14 +204,90 @@ class RunFiles:
             "scheduler": scheduler.state_dict() if scheduler is not None else None,
             "rng": {"dropout": rng},
         }
-        with atomic_path(self.path / "checkpoint.pt") as tmp:
-            torch.save(payload, tmp)
-        monitor.save(self.path)
-        write_text(self.path / "metrics.csv", _history_csv(state.history))
-        write_json(self.path / "metrics.json", {"config": config_identity(config),
-                                                "data": data_identity, "history": state.history})
+        save_file(self.path / "checkpoint.pt", payload)  # first: the files below follow it
+        with self.writing("stats.csv", "histograms.csv", "health.json"):
+            monitor.save(self.path)
+        with self.writing("metrics.csv"):
+            write_text(self.path / "metrics.csv", _history_csv(state.history))
+        with self.writing("metrics.json"):
+            write_json(self.path / "metrics.json", {"config": config_identity(config),
+                                                    "data": data_identity,
+                                                    "history": state.history})
         if monitor.writer is not None:
             monitor.writer.flush()
+
+
+class EventWriter:
+    """The run's TensorBoard SummaryWriter, as the Monitor uses it, whose failures to write (a
+    full disk: raised by its writer thread at the next call) are one line naming its file."""
+
+    def __init__(self, writer, files: RunFiles):
+        self.writer, self.files = writer, files
+        event_writer = getattr(writer.file_writer, "event_writer", None)
+        self.name = Path(getattr(event_writer, "_file_name", "events.out.tfevents.*")).name
+
+    def __getattr__(self, name):
+        method = getattr(self.writer, name)
+        if not callable(method):
+            return method
+
+        def call(*args, **kwargs):
+            with self.files.writing(self.name):
+                return method(*args, **kwargs)
+        return call
+
+    def close_quietly(self) -> None:
+        """Close after a failure too: `close` stops at its flush, which raises the writer
+        thread's error; the thread is stopped all the same, so that it reports nothing later."""
+        file_writer = self.writer.file_writer  # None once closed
+        if file_writer is not None:
+            with contextlib.suppress(Exception):
+                file_writer.event_writer.close()  # stops (joins) the writer thread
+
+
+@contextlib.contextmanager
+def _thread_errors_handed_over():
+    """While a run writes TensorBoard events: an error of the SummaryWriter's thread (a full
+    disk) is not printed as a traceback of that thread. The thread keeps it (`exception`) for
+    the next write or flush, which raises it in the training thread: one line, exit 2."""
+    previous = threading.excepthook
+
+    def hook(args):
+        if getattr(args.thread, "exception", None) is not args.exc_value:
+            previous(args)  # any other thread's error as before
+
+    threading.excepthook = hook
+    try:
+        yield
+    finally:
+        threading.excepthook = previous
+
+
+def write_failure(folder: Path, names: tuple, exc: OSError) -> str:
+    """The one line of a run's file (one of `names` in `folder`) that could not be written,
+    and what is kept."""
+    what = (repr(str(folder / names[0])) if len(names) == 1 else
+            f"{', '.join(names[:-1])} or {names[-1]} in {str(folder)!r}")
+    reason = (exc.strerror or str(exc) or type(exc).__name__).lower()
+    if has_checkpoint(folder):
+        kept, then = f"the last checkpoint in {str(folder)!r} is intact", "continue with --resume"
+    else:
+        kept, then = "no checkpoint was written yet", "start again with --overwrite"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        then = f"free some space, then {then}"
+    return f"could not write {what}: {reason}; {kept}: {then}"
+
+
+def save_file(path: Path, payload: dict) -> Path:
+    """`torch.save` of `payload` to `path`, atomically, through a Python file: a full disk is
+    then an OSError (one line naming `path`), not the RuntimeError of torch's own file writer;
+    the previous file stays whole."""
+    try:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            torch.save(payload, f)
+    except OSError as exc:
+        raise BackproplabError(write_failure(path.parent, (path.name,), exc)) from None
+    return path
 
 
 def load_checkpoint(path: str | os.PathLike, device="cpu",
@@ -260,11 +361,9 @@ def payload_activation(payload: dict):
 
 
 def save_model(path: Path, model, config: TrainConfig, data_identity: dict) -> Path:
-    with atomic_path(path) as tmp:
-        torch.save({"format": MODEL_FORMAT, "architecture": net.architecture(model),
-                    "activation": config.activation, "data": data_identity,
-                    "model": model.state_dict()}, tmp)
-    return path
+    return save_file(path, {"format": MODEL_FORMAT, "architecture": net.architecture(model),
+                            "activation": config.activation, "data": data_identity,
+                            "model": model.state_dict()})
 
 
 def load_model(path, device="cpu") -> net.Net:

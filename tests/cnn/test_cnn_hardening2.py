@@ -92,3 +92,98 @@ def test_evaluate_refuses_no_examples(tensors, n):
             evaluate(net.build("relu", 0), x[:0], y[:0])
     else:
         assert evaluate(net.build("relu", 0), x[:n], y[:n])["n"] == 1
+
+
+# ------------------------------------------------------------------ 2. a full disk
+
+# Runs train-cnn in a process of its own after making one kind of write fail with ENOSPC after
+# `after` successful ones: torch.save (checkpoints, model.pt; it writes a part first, as a disk
+# filling up does), the TensorBoard writer thread's records, a CSV's atomic write.
+_FULL_DISK = r"""
+import errno, pathlib, sys
+import torch
+from tensorboard.summary.writer import record_writer
+from backproplab.cli import main
+
+where, after = sys.argv[1], int(sys.argv[2])
+done = [0]
+
+def full():
+    done[0] += 1
+    return done[0] > after
+
+def no_space():
+    return OSError(errno.ENOSPC, "No space left on device")
+
+if where == "torch.save":
+    save = torch.save
+    def fake_save(obj, f, *args, **kwargs):
+        if full():
+            f.write(b"PK\x03\x04 half a checkpoint")
+            raise no_space()
+        return save(obj, f, *args, **kwargs)
+    torch.save = fake_save
+elif where == "events":
+    write = record_writer.RecordWriter.write
+    def fake_write(self, data):  # in the SummaryWriter's thread
+        if full():
+            raise no_space()
+        return write(self, data)
+    record_writer.RecordWriter.write = fake_write
+else:  # a CSV or JSON file, by name, written through io.atomic_path
+    write_bytes = pathlib.Path.write_bytes
+    def fake_write_bytes(self, data):
+        if self.name.startswith(f".{where}.") and full():
+            raise no_space()
+        return write_bytes(self, data)
+    pathlib.Path.write_bytes = fake_write_bytes
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+@pytest.mark.slow
+# `kept`: the epoch of the checkpoint left (the checkpoint precedes the CSVs of its epoch).
+@pytest.mark.parametrize("where, after, names, kept", [
+    ("torch.save", 1, "'{logdir}/checkpoint.pt'", 1),  # the second checkpoint
+    ("torch.save", 2, "'{logdir}/model.pt'", 2),  # two checkpoints written, then model.pt
+    ("events", 1700, "'{logdir}/events.out.tfevents.", 1),  # the writer's thread, mid-epoch 2
+    ("events", 300, "'{logdir}/events.out.tfevents.", None),  # before the first checkpoint
+    ("metrics.csv", 1, "'{logdir}/metrics.csv'", 2),
+    ("stats.csv", 1, "stats.csv, histograms.csv or health.json in '{logdir}'", 2),
+], ids=["checkpoint", "model", "events", "events-epoch-1", "metrics", "stats"])
+def test_a_full_disk_is_one_line_and_keeps_the_last_checkpoint(fixture_dir, tmp_path, where,
+                                                               after, names, kept):
+    import subprocess
+    import sys
+
+    import torch
+
+    logdir = tmp_path / "run"
+    argv = ["train-cnn", "--data-dir", str(fixture_dir), "--logdir", str(logdir), "--epochs",
+            "2", "--batch-size", "50", "--device", "cpu", "--threads", "1", "--monitor-every",
+            "1", "--save-model"]
+    done = subprocess.run([sys.executable, "-c", _FULL_DISK, where, str(after), *argv],
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr and "Exception in thread" not in done.stderr, \
+        done.stderr
+    error = [line for line in done.stderr.splitlines() if line.startswith("backproplab")]
+    assert len(error) == 1, done.stderr
+    assert f"could not write {names.format(logdir=logdir)}" in error[0]
+    assert not [p.name for p in logdir.iterdir() if p.name.endswith(".tmp")]
+    if kept is None:
+        assert not (logdir / "checkpoint.pt").exists()
+        assert error[0].endswith("no space left on device; no checkpoint was written yet: free "
+                                 "some space, then start again with --overwrite")
+        again = "--overwrite"
+    else:  # the last checkpoint is whole and --resume finishes the run
+        assert error[0].endswith(f"no space left on device; the last checkpoint in "
+                                 f"'{logdir}' is intact: free some space, then continue with "
+                                 "--resume")
+        epoch = torch.load(logdir / "checkpoint.pt", weights_only=True)["state"]["epoch"]
+        assert epoch == kept
+        again = "--resume"
+    resumed = subprocess.run([sys.executable, "-m", "backproplab", *argv, again],
+                             capture_output=True, text=True, timeout=240)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert (logdir / "model.pt").is_file()
