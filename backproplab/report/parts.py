@@ -19,6 +19,7 @@ from backproplab.cnn import architecture
 from backproplab.cnn.config import DataConfig, MonitorConfig, TrainConfig
 from backproplab.errors import BackproplabError, require
 from backproplab.monitor import health
+from backproplab.progress import Progress
 from backproplab.report.claims import test_claims
 from backproplab.report.figures import activations_figure, datasets_figure, layer_stats_figure
 from backproplab.report.profiles import Profile
@@ -99,30 +100,72 @@ def figures_part(out: Path, profile, jobs, data, bar) -> dict:
             "datasets": str(io.savefig(datasets_figure(), figs / "datasets.png"))}
 
 
-class _SubProgress:
-    """Feeds a part's own progress (model-passes, steps) into the one bar of the whole job."""
+class Bars:
+    """reproduce's progress on stderr: one bar per kind of work, so that each ETA is measured on
+    the work it predicts (a bar of parts would time a figure to predict a study).
 
-    def __init__(self, bar, label, total=None):
-        self.bar, self.label, self.total, self.n = bar, label, total, 0
+    Part I's bar counts the model-passes of every study still to run: its total is known before
+    the first part, so it is drawn at once and its ETA comes with the first study's first
+    report. Part II's counts the CNN's steps, from the CNN's first report (which says how many).
+    `start(name)` and `end(name)` frame each part; `study(name)` and `cnn()` are what the
+    parts' own progress reports are given.
+    """
 
-    def update(self, n=1):
-        self.n += n
-        self._show()
+    def __init__(self, profile, todo: list[str], enabled: bool = True):
+        self.enabled, self.bar = enabled, None
+        self.work = {name: study_work(name.removeprefix("study:"), profile.seeds, profile.passes)
+                     for name in todo if name.startswith("study:")}
+        self.reported = dict.fromkeys(self.work, 0)
 
-    def __call__(self, done, total, text=""):
-        self.n, self.total = done, total
-        self._show(text)
+    def start(self, name: str) -> None:
+        if name == "cnn":
+            self.close()
+        elif self.bar is None and self.work:
+            self.bar = Progress(sum(self.work.values()), "reproduce part I", unit="model-passes",
+                                enabled=self.enabled)
+        if self.bar is not None:
+            self.bar.update(0, postfix=name)
 
-    def _show(self, text=""):
-        frac = f" {self.n / self.total:4.0%}" if self.total else ""
-        self.bar.update(0, postfix=f"{self.label}{frac} {text}".rstrip())
+    def study(self, name: str) -> _StudyProgress:
+        """The progress object run_study feeds (`update(n)`: model-passes done)."""
+        return _StudyProgress(self, name)
+
+    def cnn(self):
+        """The progress callable run_comparison feeds (steps done, steps in all, text)."""
+        def report(done, total, text=""):
+            if self.bar is None:
+                self.bar = Progress(total, "reproduce part II", unit="step",
+                                    enabled=self.enabled)
+            self.bar.update(done - self.bar.n, postfix=f"cnn {text}".rstrip())
+        return report
+
+    def end(self, name: str) -> None:
+        """A part is done. A study resumed from an earlier session trained less than its whole
+        work: the rest leaves part I's total (it was done before; it is no work to time)."""
+        if name in self.work and self.bar is not None:
+            self.bar.total = max(self.bar.total - (self.work[name] - self.reported[name]),
+                                 self.bar.n, 1)
+            self.bar.update(0, postfix=f"{name.removeprefix('study:')} done")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        self.bar = None
+
+
+class _StudyProgress:
+    def __init__(self, bars: Bars, name: str):
+        self.bars, self.name, self.part = bars, name, f"study:{name}"
+
+    def update(self, n: int = 1) -> None:
+        self.bars.reported[self.part] += n
+        share = self.bars.reported[self.part] / max(self.bars.work[self.part], 1)
+        self.bars.bar.update(n, postfix=f"{self.name} {share:4.0%}")
 
 
 def study_part(name: str, out: Path, profile, jobs, data, bar) -> dict:
-    total = study_work(name, profile.seeds, profile.passes)
     result = run_study(name, out / "studies" / name, seeds=profile.seeds,
-                       passes=profile.passes, jobs=jobs,
-                       progress=_SubProgress(bar, name, total), log=None)
+                       passes=profile.passes, jobs=jobs, progress=bar.study(name), log=None)
     return StudyRecord.of(result).to_dict()
 
 
@@ -134,7 +177,7 @@ def cnn_part(out: Path, profile, jobs, data, bar) -> dict:
                             DataConfig(train_limit=profile.cnn_train_limit),
                             MonitorConfig(monitor_every=profile.cnn_monitor_every),
                             source=data.source, runs_dir=out / "runs",
-                            progress=_SubProgress(bar, "cnn"))
+                            progress=bar.cnn())
     return cnn_results(result)
 
 

@@ -28,7 +28,6 @@ from pathlib import Path
 from backproplab import io
 from backproplab.backends import using
 from backproplab.errors import BackproplabError
-from backproplab.progress import Progress
 from backproplab.report import parts
 from backproplab.report.build import build_html, build_markdown
 from backproplab.report.profiles import PROFILES, Profile
@@ -126,12 +125,11 @@ def reproduce(out, profile: str = "full", jobs: int | None = None, data_dir=None
     steps = parts.report_parts(prof)
     start = time.perf_counter()
     elapsed_before = sum(r.get("seconds", 0) for r in state["parts"].values())
-    bar = Progress(len(steps), "reproduce", unit="part", enabled=progress)
+    bar = parts.Bars(prof, [name for name, _ in steps if name not in state["parts"]], progress)
     for name, step in steps:
         if name in state["parts"]:
-            bar.update(1, postfix=f"{name} (done earlier)")
             continue
-        bar.update(0, postfix=name)
+        bar.start(name)
         t0 = time.perf_counter()
         try:
             with using(backend) if backend is not None else contextlib.nullcontext():
@@ -146,7 +144,7 @@ def reproduce(out, profile: str = "full", jobs: int | None = None, data_dir=None
         state["parts"][name] = map_paths(
             record, lambda p: io.relative_to_folder(p, folder.path), name)
         folder.write(state)
-        bar.update(1, postfix=f"{name} done")
+        bar.end(name)
     bar.close()
 
     meta = ReportMeta(
