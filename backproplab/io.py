@@ -35,6 +35,10 @@ LOCK = ".backproplab.lock"  # in a run folder: held (flock) by the process writi
 # A temporary of atomic_path: .NAME.PID.RANDOM.tmp, so that one left by a killed process is
 # recognised as ours (and as stale: its process is gone) and removed by the next write of NAME.
 _TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.tmp$")
+# Earlier versions named a temporary .NAME.RANDOM.SUFFIX (tempfile's 8 characters, then NAME's
+# own suffix: .fig.png.k2j4h5g6.png). It names no process, so it is removed only in a folder
+# backproplab owns (see _owned) and only by a write of NAME; this version never makes one.
+_LEGACY_RANDOM = "[a-z0-9_]{8}"  # tempfile's alphabet and length
 
 
 def file_kind(path: str | os.PathLike) -> str | None:
@@ -88,15 +92,31 @@ def atomic_path(path: str | os.PathLike):
 
 
 def sweep_temporaries(path: str | os.PathLike) -> None:
-    """Remove the temporaries of `path` that processes no longer running left (Ctrl-C, kill)."""
+    """Remove the temporaries of `path` that processes no longer running left (Ctrl-C, kill),
+    and, in a folder backproplab owns, those of `path` that earlier versions left."""
     path = Path(path)
+    legacy = re.compile(rf"^\.{re.escape(path.name)}\.{_LEGACY_RANDOM}"
+                        rf"{re.escape(path.suffix)}$") if _owned(path.parent) else None
     with contextlib.suppress(OSError):
         for entry in os.scandir(path.parent):
             m = _TEMPORARY.match(entry.name)
-            if (m and m["name"] == path.name and entry.is_file(follow_symlinks=False)
-                    and not _alive(int(m["pid"]))):
+            if m and m["name"] == path.name:
+                stale = not _alive(int(m["pid"]))
+            else:
+                stale = legacy is not None and legacy.match(entry.name) is not None
+            if stale and entry.is_file(follow_symlinks=False):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(entry.path)
+
+
+def _owned(folder: Path) -> bool:
+    """Whether `folder` is, or is inside, a job's folder: one that holds the lock file that
+    `RunFolder.open` makes (a study, a CNN run, reproduce)."""
+    with contextlib.suppress(OSError):
+        for parent in (folder.resolve(), *folder.resolve().parents):
+            if file_kind(parent / LOCK) == "a regular file":
+                return True
+    return False
 
 
 def _alive(pid: int) -> bool:

@@ -81,6 +81,80 @@ def test_temporaries_of_dead_processes_are_removed_by_the_next_write(tmp_path):
         ["fig.png", live.name, other.name])
 
 
+# Temporaries that earlier versions' atomic writes left (.NAME.RANDOM.SUFFIX, no pid), and
+# look-alikes: name -> removed by the next write of fig.png in a folder backproplab owns?
+LEGACY = {
+    ".fig.png.k2j4h5g6.png": True,  # tempfile's 8 characters, fig.png's suffix
+    ".fig.png.a_1b2c3d.png": True,
+    ".other.png.k2j4h5g6.png": False,  # another file's: its own write sweeps it
+    ".fig.png.k2j4h5.png": False,  # 6 characters: not tempfile's
+    ".fig.png.K2J4H5G6.png": False,  # capitals: not tempfile's alphabet
+    ".fig.png.k2j4h5g6.svg": False,  # another suffix than fig.png's
+    "fig.png.k2j4h5g6.png": False,  # no leading dot
+    ".fig.png.k2j4h5g6.png.bak": False,
+}
+
+
+def _owned_folder(tmp_path):
+    job = io.RunFolder(tmp_path / "job", "job.json", kind="job")
+    job.open({"plan": 1})
+    (tmp_path / "job" / "figures").mkdir()
+    return job
+
+
+@pytest.mark.parametrize("where", ["the job's folder", "a folder inside it"])
+@pytest.mark.parametrize("name", list(LEGACY))
+def test_earlier_versions_temporaries_are_removed_in_a_folder_backproplab_owns(
+        tmp_path, name, where):
+    job = _owned_folder(tmp_path)
+    folder = job.path if where == "the job's folder" else job.path / "figures"
+    (folder / name).write_bytes(b"partial")
+    io.write_bytes(folder / "fig.png", b"done")
+    assert (folder / name).exists() is not LEGACY[name]
+    assert (folder / "fig.png").read_bytes() == b"done"
+    job.close()
+
+
+@pytest.mark.parametrize("kind", ["a folder", "a symbolic link"])
+def test_an_earlier_temporarys_name_on_something_not_a_regular_file_is_left(tmp_path, kind):
+    job = _owned_folder(tmp_path)
+    target = job.path / ".fig.png.k2j4h5g6.png"
+    if kind == "a folder":
+        target.mkdir()
+    else:
+        (tmp_path / "elsewhere.png").write_bytes(b"someone else's")
+        target.symlink_to(tmp_path / "elsewhere.png")
+    io.write_bytes(job.path / "fig.png", b"done")
+    assert os.path.lexists(target) and (tmp_path / "job").is_dir()
+    if kind == "a symbolic link":
+        assert (tmp_path / "elsewhere.png").read_bytes() == b"someone else's"
+    job.close()
+
+
+def test_earlier_versions_temporaries_are_left_in_a_folder_not_backproplabs(tmp_path):
+    """A user's folder (no job's lock in it or above it): such a name may be another
+    program's, and nothing says whose it is."""
+    (tmp_path / ".fig.png.k2j4h5g6.png").write_bytes(b"someone else's")
+    io.write_bytes(tmp_path / "fig.png", b"done")
+    assert (tmp_path / ".fig.png.k2j4h5g6.png").read_bytes() == b"someone else's"
+
+
+def test_a_resumed_study_removes_the_temporaries_an_earlier_version_left(tmp_path):
+    """End to end: a study's figure written again on resume sweeps the earlier temporary."""
+    out = tmp_path / "study"
+    argv = ["study", "moons-activations", "--seeds", "1", "--passes", "200", "--out", str(out),
+            "--jobs", "1"]
+    assert main(argv) == 0
+    figures = sorted(p for p in out.rglob("*.png"))
+    assert figures
+    stale = [f.parent / f".{f.name}.k2j4h5g6.png" for f in figures]
+    for f, t in zip(figures, stale):
+        t.write_bytes(b"partial")
+        f.unlink()  # as if the write had been interrupted
+    assert main(argv) == 0
+    assert all(f.exists() for f in figures) and not any(t.exists() for t in stale)
+
+
 HOLD = textwrap.dedent("""
     import sys, time
     from backproplab.io import RunFolder
