@@ -7,6 +7,7 @@ PyTorch-free, so that the report and the commands' help can read it without impo
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 INPUT = (1, 28, 28)  # one MNIST image: channels, rows, columns
@@ -56,6 +57,23 @@ LAYERS = (
 # module, activation module, pooling module), None where the layer has none.
 MONITORED = {layer.name: layer.modules for layer in LAYERS}
 N_CLASSES = LAYERS[-1].n_out  # for the initial-loss rule: about ln 10 at the start
+
+
+def values_per_example() -> int:
+    """Numbers one example's forward pass makes: its input and, per layer, the net input, the
+    activation, dropout's output and the pooled output (about what training keeps for the
+    backward pass, and what a batch costs: 16,784 numbers, 66 KiB in fp32)."""
+    total = math.prod(INPUT)
+    for layer in LAYERS:
+        z = math.prod(layer.net_input)
+        total += z * (1 + layer.activation + bool(layer.dropout))
+        total += math.prod(layer.output) if layer.pool else 0
+    return total
+
+
+# Histograms the monitor makes at a monitored step: every parameter and every output it hooks.
+N_HISTOGRAMS = sum(len(layer.parameter_shapes()) + sum(m is not None for m in layer.modules)
+                   for layer in LAYERS)
 
 
 def parameter_shapes() -> dict[str, list[int]]:

@@ -34,8 +34,15 @@ from backproplab.cnn.architecture import LAYERS
 from backproplab.cnn.checkpoint import RUN_FILES, has_checkpoint
 from backproplab.cnn.config import DataConfig, MonitorConfig, TrainConfig
 from backproplab.cnn.data import load_tensors
+from backproplab.cnn.distributed import pick_device
 from backproplab.cnn.results import ComparisonResult, SettingRow
-from backproplab.cnn.train import RunResult, steps_per_epoch, train
+from backproplab.cnn.train import (
+    RunResult,
+    check_memory,
+    run_memory_need,
+    steps_per_epoch,
+    train,
+)
 from backproplab.errors import BackproplabError
 from backproplab.io import csv_text, savefig, write_bytes, write_json, write_text
 from backproplab.progress import Progress
@@ -72,6 +79,12 @@ def run_comparison(out_dir: str | os.PathLike, seeds: int | list[int] = 1,
     if not seeds:
         raise BackproplabError("compare-cnn needs at least one seed")
     tensors = load_tensors(data_config, source=source, progress=bool(progress)).check_examples()
+    try:
+        device = pick_device(config.device)
+    except BackproplabError:
+        device = None  # a device not here (a cluster's GPU): each run checks its own memory
+    if device is not None:  # refused before any run: every run needs as much
+        check_memory(run_memory_need(config, monitor_config or MonitorConfig(), tensors), device)
     # every run has the same number of steps: batches of the (limited) training set
     steps_per_run = config.epochs * steps_per_epoch(len(tensors.train[1]), config.batch_size)
     total = steps_per_run * len(SETTINGS) * len(seeds)

@@ -28,11 +28,15 @@ def run(args) -> int:
     from backproplab.cnn.checkpoint import load_model
     from backproplab.cnn.data import load_tensors
     from backproplab.cnn.distributed import pick_device
-    from backproplab.cnn.train import evaluate
+    from backproplab.cnn.train import check_memory, evaluate, memory_need
 
     device = pick_device(args.device)
     model = load_model(args.model, device)
-    data = load_tensors(flags.from_args(DataConfig, args), device).check_examples(["test"])
+    data = load_tensors(flags.from_args(DataConfig, args)).check_examples(["test"])
+    sizes = {"train": len(data.train[1]), "test": len(data.test[1])}
+    check_memory(memory_need(sizes, eval_batch_size=args.batch_size, eval_flag="--batch-size"),
+                 device, "the evaluation")
+    data = data.to(device)
     result = evaluate(model, *data.test, batch_size=args.batch_size)
     correct = round(result["accuracy"] * result["n"])
     print(f"{args.model}: test accuracy {result['accuracy']:.2%} ({correct}/{result['n']}), "

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import signal
 import threading
 import time
@@ -31,6 +32,7 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
+from backproplab.cnn import architecture
 from backproplab.cnn import model as net
 from backproplab.cnn.checkpoint import RunFiles, TrainState, config_identity, save_model
 from backproplab.cnn.config import DataConfig, MonitorConfig, TrainConfig
@@ -123,6 +125,7 @@ def train(config: TrainConfig, data_config: DataConfig | None = None,
     files = RunFiles(config.logdir or default_logdir(config, data_config), dist)
     try:
         data = (data or load_tensors(data_config, progress=dist.is_main)).check_examples()
+        check_memory(run_memory_need(config, monitor_config, data, dist.world), dist.device)
         data = data.to(dist.device)
         checkpoint = files.open(config, data.identity())  # None: a new run
 
@@ -370,6 +373,109 @@ def _print_epoch(row: dict, progress) -> None:
         if "val/accuracy" in row:
             parts.append(f"val accuracy {row['val/accuracy']:.2%}")
         print(", ".join(parts) + f" ({row['time']:.1f} s)", flush=True)
+
+
+# --------------------------------------------------------------------------- memory
+
+# A stats.csv or histograms.csv row, which the monitor keeps for the whole run, with its share
+# of the CSV text made at each checkpoint (measured: 217 bytes a row, --hist-bins 3000 and 6000)
+ROW_BYTES = 200
+ROWS_PER_HISTOGRAM = 6  # besides the bins: a quantity's stats.csv rows (min, max, mean, ...)
+
+
+def memory_need(sizes: dict, *, batch_size: int = 0, eval_batch_size: int = 0,
+                hist_bins: int = 0, monitored_steps: int = 0, world: int = 1,
+                precision: str = "fp32", eval_flag: str = "--eval-batch-size") -> dict:
+    """Bytes a run needs, about, by part: {part: (bytes, the option that sizes it, where)}.
+
+    sizes: examples per split ({"train": n, "test": n, "val": n}), all held on the device. A
+    training step keeps one forward pass's values per example of its batch (66 KiB in fp32,
+    half in bf16; measured peaks in fp32: 71-73 KiB for a training step, 46-59 KiB for
+    evaluation), an evaluation batch as much, one after the other; the monitor keeps every
+    histogram's bins in memory as CSV rows for the whole run, with its statistics ("host": in
+    the machine's memory, whatever the device). A batch is never larger than this rank's
+    share of its split.
+    """
+    per_example = (2 if precision == "bf16" else 4) * architecture.values_per_example()
+    share = {split: math.ceil(n / world) for split, n in sizes.items()}
+    need = {"the data": (sum(sizes.values()) * (4 * math.prod(architecture.INPUT) + 8),
+                         "the dataset and its limits", "device")}
+    if batch_size:
+        need["a training step"] = (min(batch_size, share["train"]) * per_example,
+                                   f"--batch-size {batch_size}", "device")
+    if eval_batch_size:
+        largest = max(n for split, n in share.items() if split != "train")
+        need["an evaluation batch"] = (min(eval_batch_size, largest) * per_example,
+                                       f"{eval_flag} {eval_batch_size}", "device")
+    if monitored_steps:
+        rows = architecture.N_HISTOGRAMS * (hist_bins + ROWS_PER_HISTOGRAM) * monitored_steps
+        need["the monitor's statistics"] = (
+            rows * ROW_BYTES, f"--hist-bins {hist_bins} at {monitored_steps:,} monitored steps "
+            "of --monitor-every and --epochs", "host")
+    return need
+
+
+def check_memory(need: dict, device: torch.device, what: str = "the run") -> None:
+    """Refuse, before anything is allocated or written, a run whose `memory_need` exceeds the
+    memory of its device (for a CUDA device, the parts on the host: the machine's memory).
+    A training step and an evaluation batch come one after the other: the larger counts."""
+    steps = ("a training step", "an evaluation batch")
+    use = {part: v for part, v in need.items() if part not in steps}
+    largest = max((p for p in steps if p in need), key=lambda p: need[p][0], default=None)
+    if largest is not None:
+        use[largest] = need[largest]
+    places = {"device": device if device.type == "cuda" else "host", "host": "host"}
+    for place in dict.fromkeys(places.values()):
+        parts = sorted(((b, part, option) for part, (b, option, where) in use.items()
+                        if places[where] == place), reverse=True)
+        total, (limit, name) = sum(b for b, _, _ in parts), memory_of(place)
+        if limit and total > limit:
+            detail = ", ".join(f"{part} {_bytes(b)} ({option})" for b, part, option in parts
+                               if b >= total / 100)
+            raise BackproplabError(
+                f"{what} needs about {_bytes(total)} of memory, more than the {_bytes(limit)} "
+                f"of {name}: {detail}; use smaller sizes (nothing was trained or written)")
+
+
+def memory_of(place) -> tuple[int, str]:
+    """(bytes, a name) of the memory of "host" (this machine, or its container's limit) or
+    of a CUDA device; 0 where unknown."""
+    if place != "host":
+        props = torch.cuda.get_device_properties(place)
+        return props.total_memory, f"{place} ({props.name})"
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 0
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            limit = int(Path(limit_file).read_text())
+        except (OSError, ValueError):  # absent, or "max"
+            continue
+        if 0 < limit < (total or limit + 1):
+            return limit, "this container's memory limit"
+    return total, "this machine's memory"
+
+
+def run_memory_need(config: TrainConfig, monitor_config: MonitorConfig, data: Tensors,
+                    world: int = 1) -> dict:
+    """`memory_need` of a run of `config` on `data` with `world` ranks."""
+    sizes = {"train": len(data.train[1]), "test": len(data.test[1]),
+             "val": 0 if data.val is None else len(data.val[1])}
+    steps = config.epochs * steps_per_epoch(sizes["train"], config.batch_size, world)
+    every = monitor_config.monitor_every
+    return memory_need(sizes, batch_size=config.batch_size,
+                       eval_batch_size=config.eval_batch_size, hist_bins=monitor_config.hist_bins,
+                       monitored_steps=steps // every + 1 if every else 0, world=world,
+                       precision=config.precision)
+
+
+def _bytes(n: float) -> str:
+    """1.5 GiB, 66 KiB, 12 bytes."""
+    if n < 1024:
+        return f"{int(n)} bytes"
+    unit = min(int(math.log(n, 1024)), 4)
+    return f"{n / 1024**unit:.3g} {('KiB', 'MiB', 'GiB', 'TiB')[unit - 1]}"
 
 
 def _seed(*parts) -> int:

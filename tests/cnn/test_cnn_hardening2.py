@@ -187,3 +187,89 @@ def test_a_full_disk_is_one_line_and_keeps_the_last_checkpoint(fixture_dir, tmp_
                              capture_output=True, text=True, timeout=240)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert (logdir / "model.pt").is_file()
+
+
+# ------------------------------------------------------------------ 3. memory bounds
+
+SMALL_MEMORY = 10 * 2**20  # a machine of 10 MiB: the fixture (2.1 MiB) and small batches fit
+
+
+@pytest.fixture
+def small_memory(monkeypatch):
+    """Call it to make this machine's memory SMALL_MEMORY."""
+    from backproplab.cnn import train
+
+    def limit():
+        monkeypatch.setattr(train, "memory_of",
+                            lambda place: (SMALL_MEMORY, "this machine's memory"))
+    return limit
+
+
+# (command, flags, the part the message names) on the fixture's 500 training and 200 test
+# examples: a batch never exceeds its split, so --batch-size 10000000 costs 500 examples (32 MiB)
+MEMORY_CASES = [
+    ("train-cnn", ("--batch-size", 10_000_000), "a training step 32 MiB (--batch-size 10000000)"),
+    ("train-cnn", ("--eval-batch-size", 10**9),
+     "an evaluation batch 12.8 MiB (--eval-batch-size 1000000000)"),
+    ("train-cnn", ("--hist-bins", 100_000, "--monitor-every", 1),  # 10 steps, and the first
+     "the monitor's statistics 3.48 GiB (--hist-bins 100000 at 11 monitored steps"),
+    ("compare-cnn", ("--batch-size", 10_000_000), "a training step 32 MiB (--batch-size 1000"),
+    ("evaluate-cnn", ("--batch-size", 10**9), "an evaluation batch 12.8 MiB (--batch-size 1000"),
+]
+
+
+@pytest.mark.parametrize("command, flags, part", MEMORY_CASES,
+                         ids=["batch", "eval-batch", "hist-bins", "compare", "evaluate"])
+def test_sizes_that_cannot_fit_in_memory_are_refused_up_front(capsys, fixture_dir, tmp_path,
+                                                              small_memory, small_run, command,
+                                                              flags, part):
+    out = tmp_path / "out"
+    if command == "train-cnn":
+        argv = ("train-cnn", "--logdir", out, "--epochs", 1, "--batch-size", 50, *flags)
+    elif command == "compare-cnn":
+        argv = ("compare-cnn", "--out", out, "--epochs", 1, *flags)
+    else:
+        argv = ("evaluate-cnn", small_run("model", epochs=1, save_model=True).model, *flags)
+    small_memory()
+    err = one_line_error(capsys, *argv, "--data-dir", fixture_dir, "--device", "cpu")
+    what = "the evaluation" if command == "evaluate-cnn" else "the run"
+    assert f"{what} needs about " in err and "of memory, more than the 10 MiB of this " \
+        "machine's memory: " in err, err
+    assert part in err
+    assert err.rstrip().endswith("; use smaller sizes (nothing was trained or written)")
+    assert not out.exists()
+
+
+def test_the_python_api_refuses_what_cannot_fit(small_memory, small_run, tensors, tmp_path):
+    small_memory()
+    with pytest.raises(BackproplabError, match=r"a training step 32 MiB \(--batch-size 10000"):
+        small_run("r", data=tensors, batch_size=10_000_000)
+    assert not (tmp_path / "r").exists()
+    small_run("r", data=tensors, epochs=1, batch_size=50, eval_batch_size=50)  # 6 MiB: fits
+
+
+def test_a_hist_bins_no_machine_holds_is_refused_on_this_one(capsys, fixture_dir, tmp_path):
+    err = one_line_error(capsys, "train-cnn", "--data-dir", fixture_dir, "--logdir",
+                         tmp_path / "r", "--device", "cpu", "--hist-bins", 10**9)
+    assert "TiB of memory, more than the " in err and "(--hist-bins 1000000000 at " in err
+
+
+@pytest.mark.parametrize("precision, world, batch, expected", [
+    ("fp32", 1, 64, 64 * 16784 * 4),
+    ("bf16", 1, 64, 64 * 16784 * 2),
+    ("fp32", 2, 10_000_000, 30_000 * 16784 * 4),  # a batch is at most this rank's share
+])
+def test_the_estimate_of_a_training_step(precision, world, batch, expected):
+    from backproplab.cnn.train import memory_need
+
+    need = memory_need({"train": 60_000, "test": 10_000}, batch_size=batch, world=world,
+                       precision=precision)
+    assert need["a training step"][0] == expected
+
+
+def test_the_problem_sets_run_needs_little_memory():
+    from backproplab.cnn.train import memory_need
+
+    need = memory_need({"train": 60_000, "test": 10_000, "val": 0}, batch_size=64,
+                       eval_batch_size=1000, hist_bins=30, monitored_steps=95)
+    assert sum(b for b, _, _ in need.values()) < 300 * 2**20
