@@ -45,9 +45,14 @@ MODEL_FORMAT = "backproplab-cnn-model/1"
 RUN_FILES = ("checkpoint.pt", "model.pt", "stats.csv", "histograms.csv", "metrics.csv",
              "metrics.json", "health.json", "events.out.tfevents.*")
 # Fields that may differ when a run is resumed (they do not change what is computed); --epochs
-# may also grow, to train a finished run further, unless the schedule depends on it.
-RESUME_FREE = ("device", "threads", "channels_last", "logdir", "resume", "overwrite",
-               "save_model", "eval_batch_size")
+# may also grow, to train a finished run further, unless the schedule depends on it. --threads
+# and --device may change the arithmetic's last bits, but belong to the machine, not the run.
+RESUME_FREE = ("device", "threads", "logdir", "resume", "overwrite", "save_model")
+# Fields that do not change what is computed but do change the arithmetic's last bits (the
+# convolutions' summation order, the evaluation's batches): fixed for a run, so that a resume
+# continues exactly; each with the value a run folder that does not record it was written with
+# (versions before the option: the contiguous layout, batches of 1000).
+RESUME_FIXED = {"channels_last": False, "eval_batch_size": 1000}
 
 
 @dataclass
@@ -64,9 +69,33 @@ class TrainState:
 
 
 def resume_free(config: TrainConfig) -> tuple:
-    """Identity keys ("config.NAME") that may differ between a run and its resumption."""
-    free = RESUME_FREE + (("epochs",) if config.scheduler != "onecycle" else ())
+    """Identity keys ("config.NAME") the comparison of a run with its resumption skips: those
+    that may differ, and RESUME_FIXED's, compared by `fixed_change` (a message of their own)."""
+    free = RESUME_FREE + tuple(RESUME_FIXED) + (
+        ("epochs",) if config.scheduler != "onecycle" else ())
     return tuple(f"config.{name}" for name in free)
+
+
+def fixed_change(recorded, config: TrainConfig) -> str:
+    """What a resume of the run whose config is `recorded` would change of RESUME_FIXED, as
+    the error says it ("" when nothing)."""
+    recorded = recorded if isinstance(recorded, dict) else {}
+    for name, unrecorded in RESUME_FIXED.items():
+        was, now = recorded.get(name, unrecorded), getattr(config, name)
+        if was != now:
+            return (f"it was trained with {_flag(name, was)}, this resume asks for "
+                    f"{_flag(name, now)}, which changes the arithmetic's last bits, so the run "
+                    f"would not continue exactly; pass {_flag(name, was)} to continue it, or "
+                    "start it again with --overwrite (without --resume)")
+    return ""
+
+
+def _flag(name: str, value) -> str:
+    """The command-line flag that sets the TrainConfig field `name` to `value`."""
+    flag = name.replace("_", "-")
+    if isinstance(value, bool):
+        return f"--{flag}" if value else f"--no-{flag}"
+    return f"--{flag} {value}"
 
 
 def config_identity(config: TrainConfig) -> dict:
@@ -107,6 +136,10 @@ class RunFiles:
             raise BackproplabError(
                 f"--resume: the checkpoint in {str(self.path)!r} is of another run than this "
                 f"one: {'; '.join(differ)} (it was not written with this folder's run.json)")
+        change = fixed_change(checkpoint.get("config"), config)
+        if change:
+            raise BackproplabError(f"--resume: the run in {str(self.path)!r} cannot continue "
+                                   f"as asked: {change}")
         if checkpoint["state"]["epoch"] > config.epochs:
             raise BackproplabError(
                 f"--resume: {str(self.path)!r} holds a run already trained for "

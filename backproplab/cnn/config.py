@@ -90,14 +90,19 @@ class TrainConfig:
         "choices": PRECISIONS, "help": "fp32, or bf16 autocast of the forward passes (about "
         "twice as fast on CPUs with AVX512-BF16, and on recent GPUs)"})
     channels_last: bool = field(default=True, metadata={
-        "help": "channels-last (NHWC) memory layout for the convolutions and max-pooling: "
-                "same fp32 arithmetic, about 20%% faster per step on CPU (measured)"})
+        "help": "lay the convolution weights out channels-last (NHWC; the default), so that "
+                "conv1 and conv2, their activations and max-pooling run in that layout: about "
+                "20%% faster per step on CPU (measured); the same network, its sums in another "
+                "order, so results differ from --no-channels-last in the last bits (about "
+                "1e-7); a run keeps its layout: --resume refuses a change"})
     seed: int = field(default=0, metadata={"help": "seed of the weights, data order, dropout"})
     device: str = field(default="auto", metadata={
         "help": "auto (CUDA if present, else CPU), cpu, cuda, cuda:N"})
     threads: int = field(default=0, metadata={
         "help": "CPU threads for PyTorch (0: its default, one per core); 1 avoids OpenMP's "
-                "spin-waiting on a machine busy with other work"})
+                "spin-waiting on a machine busy with other work; a property of the machine, "
+                "so --resume allows another, but it splits the sums differently: the run then "
+                "continues with numbers that differ in the last bits (about 1e-8)"})
     logdir: str | None = field(default=None, metadata={
         "metavar": "DIR", "show_default": "runs/DATASET-OPTIMIZER-ACTIVATION-sSEED",
         "help": "run folder: TensorBoard events, checkpoint, CSVs"})
@@ -106,7 +111,9 @@ class TrainConfig:
         "help": "replace the run in --logdir (only backproplab's files are removed)"})
     save_model: bool = field(default=False, metadata={"help": "write the final weights to "
                                                       "LOGDIR/model.pt (see evaluate-cnn)"})
-    eval_batch_size: int = field(default=1000, metadata={"help": "examples per test batch"})
+    eval_batch_size: int = field(default=1000, metadata={
+        "help": "examples per test batch (it changes the test loss's last bits, so a run keeps "
+                "it: --resume refuses a change)"})
 
     def __post_init__(self):
         _choice("optimizer", self.optimizer, OPTIMIZERS)

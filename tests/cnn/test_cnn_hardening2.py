@@ -273,3 +273,79 @@ def test_the_problem_sets_run_needs_little_memory():
     need = memory_need({"train": 60_000, "test": 10_000, "val": 0}, batch_size=64,
                        eval_batch_size=1000, hist_bins=30, monitored_steps=95)
     assert sum(b for b, _, _ in need.values()) < 300 * 2**20
+
+
+# ------------------------------------------------------------------ 4. exact resume
+
+
+def _train(fixture_dir, logdir, *flags):
+    return ("train-cnn", "--data-dir", fixture_dir, "--logdir", logdir, "--batch-size", 50,
+            "--device", "cpu", "--monitor-every", 0, *flags)
+
+
+@pytest.mark.parametrize("changed, was, asked", [
+    (("--no-channels-last",), "--channels-last", "--no-channels-last"),
+    (("--eval-batch-size", 500), "--eval-batch-size 1000", "--eval-batch-size 500"),
+    (("--threads", 1, "--eval-batch-size", 999), "--eval-batch-size 1000",
+     "--eval-batch-size 999"),
+], ids=["channels-last", "eval-batch-size", "threads-and-eval-batch-size"])
+def test_a_resume_that_would_change_the_arithmetic_is_refused(capsys, fixture_dir, tmp_path,
+                                                              changed, was, asked):
+    logdir = tmp_path / "r"
+    assert cli(capsys, *_train(fixture_dir, logdir, "--epochs", 1))[0] == 0
+    before = (logdir / "checkpoint.pt").read_bytes()
+    err = one_line_error(capsys, *_train(fixture_dir, logdir, "--epochs", 2, "--resume",
+                                         *changed))
+    assert f"--resume: the run in '{logdir}' cannot continue as asked: it was trained with " \
+           f"{was}, this resume asks for {asked}, which changes the arithmetic's last bits" in err
+    assert err.rstrip().endswith(f"pass {was} to continue it, or start it again with "
+                                 "--overwrite (without --resume)")
+    assert (logdir / "checkpoint.pt").read_bytes() == before
+
+
+@pytest.mark.parametrize("same", [
+    (),
+    ("--channels-last", "--eval-batch-size", 1000),
+    ("--threads", 2),  # the machine's: allowed (it may change the last bits; see --help)
+], ids=["defaults", "given", "other-threads"])
+def test_a_resume_with_the_same_values_continues(capsys, fixture_dir, tmp_path, same):
+    logdir = tmp_path / "r"
+    assert cli(capsys, *_train(fixture_dir, logdir, "--epochs", 1))[0] == 0
+    code, out, err = cli(capsys, *_train(fixture_dir, logdir, "--epochs", 2, "--resume", *same))
+    assert code == 0, err
+    assert "after 2 epochs" in out
+
+
+def _forget(logdir, *names):
+    """Make a run folder as versions before these options wrote it: run.json and the
+    checkpoint without `names` in their config."""
+    import json
+
+    import torch
+
+    run = json.loads((logdir / "run.json").read_text())
+    checkpoint = torch.load(logdir / "checkpoint.pt", weights_only=True)
+    for name in names:
+        del run["config"][name], checkpoint["config"][name]
+    (logdir / "run.json").write_text(json.dumps(run))
+    torch.save(checkpoint, logdir / "checkpoint.pt")
+
+
+@pytest.mark.parametrize("flags, refused", [
+    (("--no-channels-last", "--eval-batch-size", 1000), None),
+    (("--no-channels-last",), None),  # 1000 is the default
+    ((), "it was trained with --no-channels-last, this resume asks for --channels-last"),
+    (("--no-channels-last", "--eval-batch-size", 64),
+     "it was trained with --eval-batch-size 1000, this resume asks for --eval-batch-size 64"),
+])
+def test_a_run_folder_without_these_options_resumes_with_the_values_it_was_made_with(
+        capsys, fixture_dir, tmp_path, flags, refused):
+    logdir = tmp_path / "r"
+    assert cli(capsys, *_train(fixture_dir, logdir, "--epochs", 1, "--no-channels-last"))[0] == 0
+    _forget(logdir, "channels_last", "eval_batch_size")
+    argv = _train(fixture_dir, logdir, "--epochs", 2, "--resume", *flags)
+    if refused is None:
+        code, _, err = cli(capsys, *argv)
+        assert code == 0, err
+    else:
+        assert refused in one_line_error(capsys, *argv)
