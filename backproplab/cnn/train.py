@@ -185,21 +185,24 @@ def train_epoch(run: Run, state: TrainState, epoch: int, stop: Stopper, progress
         if config.scheduler == "onecycle":  # per step ("step" is per epoch: end_epoch)
             run.scheduler.step()
         value = float(loss.detach())  # the one sync a step makes: also the divergence check
-        if not math.isfinite(value):
-            raise diverged(config, epoch, state.step + 1, value)
+        wanted, bad = stop.asked(state.step + 1, value)  # under DDP: what every rank decides
+        if bad is not None:
+            raise diverged(config, epoch, state.step + 1, *bad)
         state.loss_sum += value * len(idx)
         state.count += len(idx)
         state.step, state.batch = state.step + 1, i + 1
         bar(state)
-        if stop.asked(state.step):
+        if wanted:
             return True
     return False
 
 
-def diverged(config: TrainConfig, epoch: int, step: int, loss) -> FloatingPointError:
-    """The error that stops a run whose loss became NaN or infinite, as the NumPy engine's."""
+def diverged(config: TrainConfig, epoch: int, step: int, loss, where: str = ""
+             ) -> FloatingPointError:
+    """The error that stops a run whose loss became NaN or infinite, as the NumPy engine's
+    (`where`: on which ranks, under DDP)."""
     return FloatingPointError(
-        f"training diverged at step {step} (epoch {epoch + 1}): loss is {loss} with "
+        f"training diverged at step {step} (epoch {epoch + 1}): loss is {loss}{where} with "
         f"--optimizer {config.optimizer}, --lr {config.learning_rate}, --weight-decay "
         f"{config.weight_decay}; try a smaller --lr (the last checkpoint is kept)")
 
@@ -236,8 +239,10 @@ def end_epoch(run: Run, state: TrainState, epoch: int, row: dict, progress) -> N
 
 class Stopper:
     """Whether to stop early, asked after every step: Ctrl-C (it sets a flag read between
-    steps, so that checkpoints are consistent; a second Ctrl-C interrupts at once) or
-    `on_step(step)` returning True. Under DDP the ranks agree, so all stop after one step."""
+    steps, so that checkpoints are consistent; a second Ctrl-C interrupts at once),
+    `on_step(step)` returning True, or a training loss that is NaN or infinite. Under DDP the
+    ranks agree, in one all-reduce a step, so all stop after the same step: also when the loss
+    is not finite on one rank only."""
 
     def __init__(self, dist: Distributed, on_step=None):
         self.dist, self.on_step, self.flag = dist, on_step, False
@@ -257,12 +262,23 @@ class Stopper:
             raise KeyboardInterrupt
         self.flag = True
 
-    def asked(self, step: int) -> bool:
+    def asked(self, step: int, loss: float = 0.0) -> tuple[bool, tuple | None]:
+        """After step `step`, whose training loss on this rank is `loss`: (whether to stop
+        after it, and (the loss, on which ranks) when the loss is not finite, else None)."""
         wanted = self.on_step is not None and bool(self.on_step(step))
         wanted = wanted or self.flag
-        if self.dist.world > 1:
-            wanted = bool(self.dist.sum(torch.tensor([float(wanted)])).item())
-        return wanted
+        bad = not math.isfinite(loss)
+        if self.dist.world == 1:
+            return wanted, ((loss,) if bad else None)
+        # [stop wanted, the non-finite losses summed (NaN or inf), then one flag per rank]
+        votes = torch.zeros(2 + self.dist.world, dtype=torch.float64)
+        votes[0], votes[1], votes[2 + self.dist.rank] = wanted, loss if bad else 0.0, bad
+        votes = self.dist.sum(votes).tolist()
+        ranks = [r for r in range(self.dist.world) if votes[2 + r]]
+        if not ranks:
+            return bool(votes[0]), None
+        return bool(votes[0]), (votes[1], f" on rank{'s' * (len(ranks) > 1)} "
+                                f"{', '.join(map(str, ranks))} of {self.dist.world}")
 
 
 def steps_per_epoch(n: int, batch_size: int, world: int = 1) -> int:

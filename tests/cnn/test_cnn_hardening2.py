@@ -349,3 +349,71 @@ def test_a_run_folder_without_these_options_resumes_with_the_values_it_was_made_
         assert code == 0, err
     else:
         assert refused in one_line_error(capsys, *argv)
+
+
+# ------------------------------------------------------------------ 5. DDP: NaN on one rank
+
+# Run by torchrun: on rank `bad_rank` alone the training loss of step `bad_step` becomes NaN (a
+# batch of bad data would do it); the other rank's loss at that step is finite.
+_NAN_ON_ONE_RANK = r"""
+import os, sys
+import torch
+from torch.nn import functional as F
+from backproplab.cli import main
+
+bad_rank, bad_step = int(sys.argv[1]), int(sys.argv[2])
+nll_loss, steps = F.nll_loss, [0]
+
+def nll_loss_nan_once(out, target, *args, **kwargs):
+    loss = nll_loss(out, target, *args, **kwargs)
+    if kwargs.get("reduction", "mean") == "mean":  # a training step's (evaluation sums)
+        steps[0] += 1
+        if steps[0] == bad_step and int(os.environ["RANK"]) == bad_rank:
+            loss = loss * float("nan")
+    return loss
+
+F.nll_loss = nll_loss_nan_once
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bad_rank, bad_step", [(1, 11), (0, 3)],
+                         ids=["rank-1-epoch-2", "rank-0-epoch-1"])
+def test_a_nan_on_one_ddp_rank_stops_every_rank_at_that_step(fixture_dir, tmp_path, bad_rank,
+                                                             bad_step):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    import torch
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    driver = tmp_path / "driver.py"
+    driver.write_text(_NAN_ON_ONE_RANK)
+    logdir = tmp_path / "ddp"
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+           f"--master_port={port}", str(driver), str(bad_rank), str(bad_step), "train-cnn",
+           "--data-dir", str(fixture_dir), "--device", "cpu", "--threads", "1", "--epochs", "3",
+           "--batch-size", "32", "--monitor-every", "0", "--logdir", str(logdir)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode != 0, done.stderr[-3000:]
+    errors = [line for line in done.stderr.splitlines()
+              if "backproplab train-cnn: error: training diverged" in line]
+    assert len(errors) == 2, done.stderr[-3000:]  # both ranks, each in one line
+    epoch = (bad_step - 1) // 8 + 1  # 250 examples a rank: 8 steps an epoch
+    for line in errors:
+        assert f"training diverged at step {bad_step} (epoch {epoch}): loss is nan" in line
+    # each rank stopped by itself (torchrun may still end the slower one's exit with SIGTERM
+    # once the other has exited), without a traceback of ours: torchrun prints its own
+    # ChildFailedError, listing the ranks
+    assert "backproplab/" not in "".join(line for line in done.stderr.splitlines()
+                                         if line.lstrip().startswith("File "))
+    assert f"loss is nan on rank {bad_rank} of 2 with" in errors[0]
+    if epoch > 1:  # the last checkpoint, of the epoch before, is kept
+        state = torch.load(logdir / "checkpoint.pt", weights_only=True)["state"]
+        assert state["step"] == 8 * (epoch - 1)
