@@ -5,11 +5,20 @@ Each subcommand lives in its own module, which provides `add_arguments(parser)` 
 at once and the NumPy commands work without PyTorch. A `BackproplabError` (or any `ValueError`)
 becomes one line on stderr and exit status 2; set BACKPROPLAB_DEBUG=1 to see the traceback.
 
-Ctrl-C is one line on stderr and exit status 130 at any moment once this module runs: inside
-`main` (parsing, importing the command's module, the command's own imports and work) by main's
-handler, and before or after it (this module's own imports, the console script's lines) by
-`sys.excepthook`, which this module sets first of all to end the process on an uncaught
-KeyboardInterrupt in the same way (any other exception goes to the hook it replaced).
+Ctrl-C is one line on stderr, "backproplab: interrupted", and exit status 130 at any moment
+once this module runs, never a traceback:
+  - in `main`, a Ctrl-C raises KeyboardInterrupt as Python's own handler does (the job keeps what
+    it finished and says so), which main turns into the line and 130; but one that comes while
+    a module is being imported ends the process at once (`_sigint`): an import may swallow the
+    KeyboardInterrupt (a C extension that clears errors while it loads) or leave a half-made
+    module that fails later with another error, and nothing is half-written by an import (every
+    job survives kill -9 anyway);
+  - before main and after it (this module's own imports, the entry points' last lines),
+    `sys.excepthook`, set first of all, ends the process the same way on an uncaught
+    KeyboardInterrupt (any other exception goes to the hook it replaced);
+  - once the program's main (argv from the command line) has returned, Ctrl-C is ignored: the
+    command's status stands, and Python's teardown prints no traceback.
+Before this module runs, Python itself is starting, and a Ctrl-C there is Python's own.
 """
 
 from __future__ import annotations
@@ -29,11 +38,8 @@ def _interrupted() -> int:
     return INTERRUPTED
 
 
-def _excepthook(kind, value, tb, _previous=sys.excepthook):
-    """An uncaught KeyboardInterrupt (Ctrl-C before main's handler or after it) ends the process
-    as main does: one line and status 130, no traceback; anything else goes to `_previous`."""
-    if not issubclass(kind, KeyboardInterrupt):
-        return _previous(kind, value, tb)
+def _end_interrupted():
+    """End the process now, as main ends after Ctrl-C: the line (once), status 130."""
     import os
 
     try:
@@ -45,11 +51,30 @@ def _excepthook(kind, value, tb, _previous=sys.excepthook):
     os._exit(INTERRUPTED)
 
 
+def _excepthook(kind, value, tb, _previous=sys.excepthook):
+    """An uncaught KeyboardInterrupt (Ctrl-C before main's handler or after it) ends the process
+    as main does: one line and status 130, no traceback; anything else goes to `_previous`."""
+    if not issubclass(kind, KeyboardInterrupt):
+        return _previous(kind, value, tb)
+    _end_interrupted()
+
+
+def _sigint(signum, frame):
+    """main's SIGINT handler: KeyboardInterrupt, but the process ends at once when the signal
+    comes while this thread is importing a module (see the module docstring)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            _end_interrupted()
+        frame = frame.f_back
+    raise KeyboardInterrupt
+
+
 sys.excepthook = _excepthook
 
 import argparse  # noqa: E402  (after the hook: Ctrl-C while these load is covered too)
 import importlib  # noqa: E402
 import os  # noqa: E402
+import signal  # noqa: E402
 
 from backproplab import __version__  # noqa: E402
 
@@ -95,12 +120,27 @@ def _command(argv: list[str]) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command `argv` names; its exit status. argv None: the program itself (the console
+    script, `python -m backproplab`), which then ignores Ctrl-C once the command has finished;
+    called with argv (tests, scripts), main restores the SIGINT handler it found."""
     global _said
     _said = False
+    previous = _set_sigint(_sigint)
     try:  # everything, parsing and the command's imports too: Ctrl-C is one line at any moment
         return _main(argv)
     except KeyboardInterrupt:
         return _interrupted()
+    finally:
+        _set_sigint(signal.SIG_IGN if argv is None else previous)
+
+
+def _set_sigint(handler):
+    """Make `handler` SIGINT's; the handler it replaces (None: not the main thread, or a handler
+    not set from Python, which is then left as it is)."""
+    try:
+        return signal.signal(signal.SIGINT, handler)
+    except (ValueError, TypeError):
+        return None
 
 
 def _main(argv: list[str] | None) -> int:
