@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
+import io
 import os
 import threading
 from dataclasses import dataclass, field
@@ -30,9 +31,9 @@ from backproplab.errors import BackproplabError
 from backproplab.io import (
     LOCK,
     RunFolder,
-    atomic_path,
     csv_text,
     differences,
+    write_bytes,
     write_json,
     write_text,
 )
@@ -312,12 +313,14 @@ def write_failure(folder: Path, names: tuple, exc: OSError) -> str:
 
 
 def save_file(path: Path, payload: dict) -> Path:
-    """`torch.save` of `payload` to `path`, atomically, through a Python file: a full disk is
-    then an OSError (one line naming `path`), not the RuntimeError of torch's own file writer;
-    the previous file stays whole."""
+    """`torch.save` of `payload` into memory (a checkpoint of this network is under a MiB),
+    then written to `path` atomically by Python: a full disk is then the OSError that says why
+    (one line naming `path`), not the RuntimeError torch's own file writer makes of a failed or
+    short write; the previous file stays whole."""
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
     try:
-        with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            torch.save(payload, f)
+        write_bytes(path, buffer.getbuffer())
     except OSError as exc:
         raise BackproplabError(write_failure(path.parent, (path.name,), exc)) from None
     return path

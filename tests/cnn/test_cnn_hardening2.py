@@ -96,12 +96,13 @@ def test_evaluate_refuses_no_examples(tensors, n):
 
 # ------------------------------------------------------------------ 2. a full disk
 
-# Runs train-cnn in a process of its own after making one kind of write fail with ENOSPC after
-# `after` successful ones: torch.save (checkpoints, model.pt; it writes a part first, as a disk
-# filling up does), the TensorBoard writer thread's records, a CSV's atomic write.
+# Runs train-cnn in a process of its own after making the writes of one file fail with ENOSPC
+# after `after` successful ones: a file of the run folder, written through io.atomic_path
+# (checkpoint.pt, model.pt, the CSVs), or the TensorBoard event file, which the
+# SummaryWriter's thread writes. With "fsize", the kernel's own file-size limit instead: a
+# write beyond `after` bytes is cut short, the next fails (EFBIG), as on a disk filling up.
 _FULL_DISK = r"""
-import errno, pathlib, sys
-import torch
+import errno, pathlib, resource, signal, sys
 from tensorboard.summary.writer import record_writer
 from backproplab.cli import main
 
@@ -115,14 +116,9 @@ def full():
 def no_space():
     return OSError(errno.ENOSPC, "No space left on device")
 
-if where == "torch.save":
-    save = torch.save
-    def fake_save(obj, f, *args, **kwargs):
-        if full():
-            f.write(b"PK\x03\x04 half a checkpoint")
-            raise no_space()
-        return save(obj, f, *args, **kwargs)
-    torch.save = fake_save
+if where == "fsize":
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (after, after))
 elif where == "events":
     write = record_writer.RecordWriter.write
     def fake_write(self, data):  # in the SummaryWriter's thread
@@ -130,10 +126,12 @@ elif where == "events":
             raise no_space()
         return write(self, data)
     record_writer.RecordWriter.write = fake_write
-else:  # a CSV or JSON file, by name, written through io.atomic_path
+else:  # a file of the run folder, by name: its temporary of io.atomic_path
     write_bytes = pathlib.Path.write_bytes
     def fake_write_bytes(self, data):
         if self.name.startswith(f".{where}.") and full():
+            with open(self, "wb") as f:
+                f.write(bytes(data)[:1000])  # a part, then the disk is full
             raise no_space()
         return write_bytes(self, data)
     pathlib.Path.write_bytes = fake_write_bytes
@@ -144,8 +142,8 @@ sys.exit(main(sys.argv[3:]))
 @pytest.mark.slow
 # `kept`: the epoch of the checkpoint left (the checkpoint precedes the CSVs of its epoch).
 @pytest.mark.parametrize("where, after, names, kept", [
-    ("torch.save", 1, "'{logdir}/checkpoint.pt'", 1),  # the second checkpoint
-    ("torch.save", 2, "'{logdir}/model.pt'", 2),  # two checkpoints written, then model.pt
+    ("checkpoint.pt", 1, "'{logdir}/checkpoint.pt'", 1),  # the second checkpoint
+    ("model.pt", 0, "'{logdir}/model.pt'", 2),  # after the last checkpoint
     ("events", 1700, "'{logdir}/events.out.tfevents.", 1),  # the writer's thread, mid-epoch 2
     ("events", 300, "'{logdir}/events.out.tfevents.", None),  # before the first checkpoint
     ("metrics.csv", 1, "'{logdir}/metrics.csv'", 2),
@@ -187,6 +185,28 @@ def test_a_full_disk_is_one_line_and_keeps_the_last_checkpoint(fixture_dir, tmp_
                              capture_output=True, text=True, timeout=240)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert (logdir / "model.pt").is_file()
+
+
+@pytest.mark.slow
+def test_a_write_the_kernel_cuts_short_is_one_line(fixture_dir, tmp_path):
+    """The kernel's own failure: a checkpoint larger than the file-size limit is written in
+    part (a short count), then refused (EFBIG). torch's file writer made a RuntimeError
+    ("unexpected pos") of the short count; the run says which file, and why."""
+    import subprocess
+    import sys
+
+    logdir = tmp_path / "run"
+    argv = ["train-cnn", "--data-dir", str(fixture_dir), "--logdir", str(logdir), "--epochs",
+            "1", "--batch-size", "50", "--device", "cpu", "--threads", "1", "--monitor-every",
+            "0"]  # no statistics: the checkpoint (about 270 KiB) is the largest file
+    done = subprocess.run([sys.executable, "-c", _FULL_DISK, "fsize", str(150_000), *argv],
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        f"backproplab train-cnn: error: could not write '{logdir}/checkpoint.pt': file too "
+        "large; no checkpoint was written yet: start again with --overwrite")
+    assert not [p.name for p in logdir.iterdir() if p.name.endswith(".tmp")]
 
 
 # ------------------------------------------------------------------ 3. memory bounds
