@@ -187,11 +187,15 @@ class RunFiles:
         """
         writer = None
         with contextlib.ExitStack() as stack:
-            if self.dist.is_main and not finished:
+            def open_events():
+                nonlocal writer
                 stack.enter_context(_thread_errors_handed_over())
                 with self.writing("events.out.tfevents.*"):
                     writer = EventWriter(summary_writer(self.path, purge_step=resumed_at), self)
                 stack.callback(writer.close_quietly)  # also when the run failed
+
+            if not finished:
+                self.dist.on_main(open_events)  # its failure (a full disk) reaches every rank
             every = config.monitor_every if self.dist.is_main and not finished else 0
             monitor = Monitor(model, every, architecture.MONITORED, writer=writer,
                               optimizer=optimizer, n_classes=architecture.N_CLASSES,
@@ -226,10 +230,13 @@ class RunFiles:
 
     def save(self, config: TrainConfig, data_identity: dict, model, optimizer, scheduler,
              state: TrainState, monitor: Monitor) -> None:
-        """Checkpoint (every rank's dropout RNG gathered to rank 0), CSVs, metrics: atomically."""
+        """Checkpoint (every rank's dropout RNG gathered to rank 0), CSVs, metrics: atomically,
+        by rank 0, whose failure to write (a full disk) reaches every rank."""
         rng = self.dist.gather(model.dropout.generator.get_state())
-        if not self.dist.is_main:
-            return
+        self.dist.on_main(lambda: self._write(config, data_identity, model, optimizer,
+                                              scheduler, state, monitor, rng))
+
+    def _write(self, config, data_identity, model, optimizer, scheduler, state, monitor, rng):
         payload = {
             "format": CHECKPOINT_FORMAT, "architecture": net.architecture(model),
             "config": config_identity(config), "data": data_identity,

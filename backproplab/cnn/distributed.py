@@ -74,6 +74,14 @@ class Distributed:
             raise BackproplabError(error)
         return result
 
+    def share(self, obj, src: int):
+        """Rank `src`'s `obj` (picklable), on every rank."""
+        if self.world == 1:
+            return obj
+        box = [obj]
+        td.broadcast_object_list(box, src=src)
+        return box[0]
+
     def stop(self):
         if self._group:
             td.destroy_process_group()

@@ -181,11 +181,17 @@ def train_epoch(run: Run, state: TrainState, epoch: int, stop: Stopper, progress
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        monitor.step(loss, epoch)  # after the update, before the schedule: this step's lr
+        failure = None
+        try:
+            monitor.step(loss, epoch)  # after the update, before the schedule: this step's lr
+        except BackproplabError as exc:  # rank 0's event file (a full disk): under DDP every
+            if dist.world == 1:          # rank must hear of it, or the others would wait
+                raise
+            failure = str(exc)
         if config.scheduler == "onecycle":  # per step ("step" is per epoch: end_epoch)
             run.scheduler.step()
         value = float(loss.detach())  # the one sync a step makes: also the divergence check
-        wanted, bad = stop.asked(state.step + 1, value)  # under DDP: what every rank decides
+        wanted, bad = stop.asked(state.step + 1, value, failure)  # under DDP: every rank's
         if bad is not None:
             raise diverged(config, epoch, state.step + 1, *bad)
         state.loss_sum += value * len(idx)
@@ -229,9 +235,11 @@ def end_epoch(run: Run, state: TrainState, epoch: int, row: dict, progress) -> N
     """Record the epoch's `row` (history, TensorBoard at its last step, the console), step a
     per-epoch schedule and move `state` to the next epoch's start."""
     state.history.append(row)
-    if run.dist.is_main:
+
+    def log():  # rank 0's; its failure to write (a full disk) reaches every rank
         _print_epoch(row, progress)
         run.monitor.log({k: v for k, v in row.items() if "/" in k}, state.step - 1, epoch)
+    run.dist.on_main(log)
     if run.config.scheduler == "step":
         run.scheduler.step()
     state.epoch, state.batch, state.loss_sum, state.count = epoch + 1, 0, 0.0, 0
@@ -262,23 +270,33 @@ class Stopper:
             raise KeyboardInterrupt
         self.flag = True
 
-    def asked(self, step: int, loss: float = 0.0) -> tuple[bool, tuple | None]:
+    def asked(self, step: int, loss: float = 0.0, failure: str | None = None
+              ) -> tuple[bool, tuple | None]:
         """After step `step`, whose training loss on this rank is `loss`: (whether to stop
-        after it, and (the loss, on which ranks) when the loss is not finite, else None)."""
+        after it, and (the loss, on which ranks) when the loss is not finite, else None).
+        `failure`: this rank's error (a BackproplabError's text), raised on every rank."""
         wanted = self.on_step is not None and bool(self.on_step(step))
         wanted = wanted or self.flag
         bad = not math.isfinite(loss)
-        if self.dist.world == 1:
+        world, rank = self.dist.world, self.dist.rank
+        if world == 1:
+            if failure is not None:
+                raise BackproplabError(failure)
             return wanted, ((loss,) if bad else None)
-        # [stop wanted, the non-finite losses summed (NaN or inf), then one flag per rank]
-        votes = torch.zeros(2 + self.dist.world, dtype=torch.float64)
-        votes[0], votes[1], votes[2 + self.dist.rank] = wanted, loss if bad else 0.0, bad
+        # [stop wanted, the non-finite losses summed (NaN or inf), a flag per rank whose loss is
+        # not finite, a flag per rank that failed]
+        votes = torch.zeros(2 + 2 * world, dtype=torch.float64)
+        votes[0], votes[1] = wanted, loss if bad else 0.0
+        votes[2 + rank], votes[2 + world + rank] = bad, failure is not None
         votes = self.dist.sum(votes).tolist()
-        ranks = [r for r in range(self.dist.world) if votes[2 + r]]
+        failed = [r for r in range(world) if votes[2 + world + r]]
+        if failed:  # the first failed rank's error, told by every rank
+            raise BackproplabError(self.dist.share(failure, src=failed[0]))
+        ranks = [r for r in range(world) if votes[2 + r]]
         if not ranks:
             return bool(votes[0]), None
         return bool(votes[0]), (votes[1], f" on rank{'s' * (len(ranks) > 1)} "
-                                f"{', '.join(map(str, ranks))} of {self.dist.world}")
+                                f"{', '.join(map(str, ranks))} of {world}")
 
 
 def steps_per_epoch(n: int, batch_size: int, world: int = 1) -> int:

@@ -209,6 +209,57 @@ def test_a_write_the_kernel_cuts_short_is_one_line(fixture_dir, tmp_path):
     assert not [p.name for p in logdir.iterdir() if p.name.endswith(".tmp")]
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _torchrun(tmp_path, script: str, *args, timeout=180):
+    """Run `script` (Python text) under torchrun with 2 CPU processes; the finished process."""
+    import os
+    import subprocess
+    import sys
+
+    driver = tmp_path / "driver.py"
+    driver.write_text(script)
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+           f"--master_port={_free_port()}", str(driver), *map(str, args)]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def _no_traceback_of_ours(stderr: str) -> bool:
+    """No traceback through backproplab's code (torchrun prints its own ChildFailedError when
+    a rank ends with an error: that one names no file of ours)."""
+    return "backproplab/" not in "".join(line for line in stderr.splitlines()
+                                         if line.lstrip().startswith("File "))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where, after", [("checkpoint.pt", 1), ("events", 1300)],
+                         ids=["checkpoint", "events-mid-epoch-2"])
+def test_a_full_disk_under_ddp_stops_every_rank_in_one_line(fixture_dir, tmp_path, where,
+                                                            after):
+    import torch
+
+    logdir = tmp_path / "ddp"
+    done = _torchrun(tmp_path, _FULL_DISK, where, after, "train-cnn", "--data-dir", fixture_dir,
+                     "--device", "cpu", "--threads", 1, "--epochs", 3, "--batch-size", 32,
+                     "--monitor-every", 1, "--logdir", logdir)
+    assert done.returncode != 0, done.stderr[-3000:]
+    errors = [line for line in done.stderr.splitlines()
+              if line.startswith("backproplab train-cnn: error: ")]
+    assert len(errors) == 2 and errors[0] == errors[1], done.stderr[-3000:]  # rank 0's, twice
+    name = "checkpoint.pt'" if where == "checkpoint.pt" else "events.out.tfevents."
+    assert f"could not write '{logdir}/{name}" in errors[0]
+    assert errors[0].endswith("is intact: free some space, then continue with --resume")
+    assert _no_traceback_of_ours(done.stderr), done.stderr[-3000:]
+    assert torch.load(logdir / "checkpoint.pt", weights_only=True)["state"]["epoch"] == 1
+
+
 # ------------------------------------------------------------------ 3. memory bounds
 
 SMALL_MEMORY = 10 * 2**20  # a machine of 10 MiB: the fixture (2.1 MiB) and small batches fit
@@ -402,25 +453,12 @@ sys.exit(main(sys.argv[3:]))
                          ids=["rank-1-epoch-2", "rank-0-epoch-1"])
 def test_a_nan_on_one_ddp_rank_stops_every_rank_at_that_step(fixture_dir, tmp_path, bad_rank,
                                                              bad_step):
-    import os
-    import socket
-    import subprocess
-    import sys
-
     import torch
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    driver = tmp_path / "driver.py"
-    driver.write_text(_NAN_ON_ONE_RANK)
     logdir = tmp_path / "ddp"
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-           f"--master_port={port}", str(driver), str(bad_rank), str(bad_step), "train-cnn",
-           "--data-dir", str(fixture_dir), "--device", "cpu", "--threads", "1", "--epochs", "3",
-           "--batch-size", "32", "--monitor-every", "0", "--logdir", str(logdir)]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+    done = _torchrun(tmp_path, _NAN_ON_ONE_RANK, bad_rank, bad_step, "train-cnn", "--data-dir",
+                     fixture_dir, "--device", "cpu", "--threads", 1, "--epochs", 3,
+                     "--batch-size", 32, "--monitor-every", 0, "--logdir", logdir)
     assert done.returncode != 0, done.stderr[-3000:]
     errors = [line for line in done.stderr.splitlines()
               if "backproplab train-cnn: error: training diverged" in line]
@@ -429,10 +467,8 @@ def test_a_nan_on_one_ddp_rank_stops_every_rank_at_that_step(fixture_dir, tmp_pa
     for line in errors:
         assert f"training diverged at step {bad_step} (epoch {epoch}): loss is nan" in line
     # each rank stopped by itself (torchrun may still end the slower one's exit with SIGTERM
-    # once the other has exited), without a traceback of ours: torchrun prints its own
-    # ChildFailedError, listing the ranks
-    assert "backproplab/" not in "".join(line for line in done.stderr.splitlines()
-                                         if line.lstrip().startswith("File "))
+    # once the other has exited), without a traceback of ours
+    assert _no_traceback_of_ours(done.stderr), done.stderr[-3000:]
     assert f"loss is nan on rank {bad_rank} of 2 with" in errors[0]
     if epoch > 1:  # the last checkpoint, of the epoch before, is kept
         state = torch.load(logdir / "checkpoint.pt", weights_only=True)["state"]
