@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from clirun import cli
 
 from backproplab import config
 from backproplab.checks import MEMORY_LIMIT, memory_estimate
-from backproplab.cli import main
 from backproplab.nn.batched import BatchedNetwork
 from backproplab.nn.gradcheck import gradcheck
 from backproplab.nn.network import DeepNeuralNetwork, NeuralNetwork
@@ -22,17 +22,8 @@ from backproplab.nn.network import DeepNeuralNetwork, NeuralNetwork
 MNIST = Path(__file__).resolve().parent / "fixtures" / "mnist"
 
 
-def run_cli(capsys, tmp_path, *argv) -> tuple[int, str, str]:
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:  # argparse's own errors
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def refused(capsys, tmp_path, *argv) -> str:
-    code, out, err = run_cli(capsys, tmp_path, *argv)
+    code, out, err = cli(capsys, *argv)
     assert code == 2, (out, err)
     assert err.count("\n") == 1 and "Traceback" not in err, err
     assert not any(tmp_path.iterdir()), list(tmp_path.iterdir())  # nothing written
@@ -175,7 +166,7 @@ def test_batched_network_refuses_an_empty_loss():
 ])
 def test_a_cnn_run_whose_loss_diverges_stops(extra, message, capsys, tmp_path):
     pytest.importorskip("torch")
-    code, out, err = run_cli(capsys, tmp_path, "train-cnn", "--data-dir", MNIST, "--logdir",
+    code, out, err = cli(capsys, "train-cnn", "--data-dir", MNIST, "--logdir",
                              tmp_path / "r", "--epochs", 2, "--batch-size", 50, "--device",
                              "cpu", "--threads", 1, *extra)
     assert code == 2, (out, err)

@@ -8,24 +8,7 @@ import sys
 
 import pytest
 import torch
-
-from backproplab.cli import main
-
-
-def cli(capsys, *argv) -> tuple[int, str, str]:
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:  # argparse's own errors
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_error(capsys, *argv) -> str:
-    code, _, err = cli(capsys, *argv)
-    assert code == 2, err
-    assert err.count("\n") == 1 and "Traceback" not in err, err
-    return err
+from clirun import cli, one_line_error
 
 
 def train_args(data_dir, logdir, *extra):

@@ -9,26 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from clirun import cli, one_line_error
 
 from backproplab import data
-from backproplab.cli import main
 from backproplab.errors import BackproplabError
-
-
-def cli(capsys, *argv) -> tuple[int, str, str]:
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:  # argparse's own errors
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_error(capsys, *argv) -> str:
-    code, _, err = cli(capsys, *argv)
-    assert code == 2, err
-    assert err.count("\n") == 1 and "Traceback" not in err, err
-    return err
 
 
 def _empty_split(folder, split):

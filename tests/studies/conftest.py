@@ -3,9 +3,9 @@
 import hashlib
 from pathlib import Path
 
+import clirun
 import pytest
 
-from backproplab.cli import main
 from backproplab.studies import StudySpec
 
 
@@ -24,11 +24,7 @@ def tiny_spec():
 @pytest.fixture
 def cli(capsys):
     """Run `backproplab ARGS...` in this process: (exit status, stdout, stderr)."""
-    def run(*argv):
-        rc = main([str(a) for a in argv])
-        out, err = capsys.readouterr()
-        return rc, out, err
-    return run
+    return lambda *argv: clirun.cli(capsys, *argv)
 
 
 @pytest.fixture
