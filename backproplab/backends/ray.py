@@ -4,7 +4,13 @@ Each task asks for one CPU (and one GPU where it says so and the cluster has the
 one BLAS thread, and is retried by Ray when its worker dies (`max_retries=RETRIES`). A Ray
 instance started here listens on 127.0.0.1 only (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0); an
 address is checked before Ray is asked to connect, because `ray.init` waits minutes on an
-address where no Ray cluster answers. Ray itself is imported only here, when it is used.
+address where no Ray cluster answers, and for ever on one that wants a token it was not given.
+Ray itself is imported only here, when it is used.
+
+What it costs on top of the tasks (docs/BENCHMARKS.md): starting a Ray instance here (GCS,
+raylet, agents, the first workers: about 2.3 s on 2 cores) and stopping it, and on any cluster
+the job's worker processes, which start with this connection and import what the tasks need;
+so the workers are started and warmed (`warm`) while the driver prepares its tasks.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 
 from backproplab.backends.local import error_text
 from backproplab.backends.tasks import RETRIES, Outcome, Task
@@ -19,6 +26,8 @@ from backproplab.errors import BackproplabError, require
 
 CONNECT_TIMEOUT = 10.0  # seconds to reach a cluster's address before giving up
 LOOPBACK_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+AUTH_MODE = "RAY_AUTH_MODE"  # "token": this driver sends Ray's token (Ray >= 2.5x token auth)
+WARM_TASKS = 64  # at most this many warm-up tasks (one per CPU) when a backend opens
 
 
 def _ray():
@@ -61,6 +70,7 @@ class RayBackend:
         self.slots = max(int(resources.get("CPU", 1)), 1)
         self.gpus = int(resources.get("GPU", 0))
         self.nodes = [n for n in ray.nodes() if n.get("Alive")]
+        self.warming = warm(ray, min(self.slots, WARM_TASKS))
 
     def describe(self) -> dict:
         return {"name": self.name, "address": self.address or "a Ray instance started here",
@@ -103,7 +113,10 @@ class RayBackend:
 
     def close(self) -> None:
         if self.owned:
-            _ray().shutdown()
+            ray = _ray()
+            if not self.address:
+                _stop_autoscaler(ray)
+            ray.shutdown()
             self.owned = False
 
     def __enter__(self):
@@ -130,11 +143,64 @@ def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
     channel = grpc.insecure_channel(target)  # something listens: is it a gRPC server (Ray's)?
     try:
         grpc.channel_ready_future(channel).result(timeout=timeout)
+        if not address.startswith("ray://") and os.environ.get(AUTH_MODE, "").lower() != "token":
+            _check_no_token_wanted(grpc, channel, address, timeout)
     except grpc.FutureTimeoutError:
         raise BackproplabError(f"--address {address!r}: no Ray cluster answers there within "
                                f"{timeout:g} s") from None
     finally:
         channel.close()
+
+
+def _check_no_token_wanted(grpc, channel, address: str, timeout: float) -> None:
+    """A one-line error where the cluster's GCS refuses a driver without Ray's token (a cluster
+    started by `ray start` or `ray.init()` once ~/.ray/auth_token exists): `ray.init` would
+    retry there for ever. Any other answer is Ray's to judge when it connects."""
+    ask = channel.unary_unary("/ray.rpc.NodeInfoGcsService/GetClusterId",
+                              request_serializer=bytes, response_deserializer=bytes)
+    try:
+        ask(b"", timeout=timeout)
+    except grpc.RpcError as exc:
+        if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+            raise BackproplabError(
+                f"--address {address!r}: that Ray cluster wants its authentication token; "
+                f"set {AUTH_MODE}=token (the token from $RAY_AUTH_TOKEN, $RAY_AUTH_TOKEN_PATH "
+                "or ~/.ray/auth_token)") from None
+
+
+def warm(ray, n: int) -> list:
+    """Start `n` tasks of one CPU that import the backproplab modules this driver has
+    imported: the job's worker processes start and load them (NumPy, matplotlib, the study
+    or CNN code: 0.5-1 s each) while the driver prepares its tasks, instead of after it sends
+    them. Returns their references (nothing waits for them)."""
+    modules = sorted(m for m in sys.modules if m.startswith("backproplab."))
+    remote = ray.remote(_import).options(num_cpus=1, max_retries=0, name="warm backproplab")
+    return [remote.remote(modules) for _ in range(n)]
+
+
+def _import(modules) -> None:
+    """In a Ray worker: import `modules` (one that fails is left to the task that needs it)."""
+    import importlib
+
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001, S112 - a warm-up only
+            continue
+
+
+def _stop_autoscaler(ray) -> None:
+    """Stop the autoscaler monitor of the Ray instance started here at once: `ray.shutdown`
+    sends it SIGTERM after the GCS has gone, and its handler then waits one second for the
+    GCS before Ray kills it (1.0 of shutdown's 1.4 s). Nothing scales a one-machine instance."""
+    try:
+        from ray._private import worker
+
+        node = worker._global_node
+        if node is not None and node.is_head():
+            node.kill_monitor(check_alive=False)
+    except Exception:  # noqa: BLE001 - Ray's internals moved: shutdown just takes longer
+        pass
 
 
 def _network_wide(ray) -> bool:
