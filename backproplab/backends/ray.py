@@ -26,7 +26,7 @@ from backproplab.errors import BackproplabError, require
 
 CONNECT_TIMEOUT = 10.0  # seconds to reach a cluster's address before giving up
 LOOPBACK_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
-AUTH_MODE = "RAY_AUTH_MODE"  # "token": this driver sends Ray's token (Ray >= 2.5x token auth)
+AUTH_MODE = "RAY_AUTH_MODE"  # "token": this driver sends Ray's token (Ray 2.60 token auth)
 WARM_TASKS = 64  # at most this many warm-up tasks (one per CPU) when a backend opens
 
 
