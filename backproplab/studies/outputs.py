@@ -18,7 +18,7 @@ from backproplab.datasets import dataset_info, load_dataset
 from backproplab.io import csv_text, savefig, write_text
 from backproplab.monitor import health
 from backproplab.nn.network import DeepNeuralNetwork
-from backproplab.plots import boundary_grid, figure, plot_curves, plot_dataset
+from backproplab.plots import boundary_grid, figure, plot_curves, plot_dataset, suptitle
 from backproplab.studies import curves, geometry
 from backproplab.studies.diagnostics import DEAD_ACTIVATIONS, Dynamics
 from backproplab.studies.results import (
@@ -442,7 +442,7 @@ def boundary_figure(spec, results, summary):
     models = [network_from(r) for r in results]
     titles = [f"{s.setting}\nheld-out {_pct(s.heldout_accuracy.mean)}" for s in summary]
     fig = boundary_grid(models, X, y, titles, ncols=grid_shape(spec)[1])
-    fig.suptitle(f"{spec.name}: first seed's boundary per setting", fontsize=11)
+    suptitle(fig, f"{spec.name}: first seed's boundary per setting")
     return fig
 
 
@@ -457,7 +457,7 @@ def loss_figure(spec, results):
     _one_legend(axes.flat)
     for ax in axes.flat[len(results):]:
         ax.set_visible(False)
-    fig.suptitle(f"{spec.name}: training loss, one line per seed", fontsize=11)
+    suptitle(fig, f"{spec.name}: training loss, one line per seed")
     return fig
 
 
@@ -486,24 +486,29 @@ def dataset_figure(spec):
 
 
 def diagnostics_figure(spec, results):
-    """Per setting (columns): gradient norm per hidden layer, and its dead or saturated
-    fraction, against passes; means over seeds."""
-    fig, axes = figure(2, len(results), size=(3.2, 2.6), sharex=True)
-    for col, r in enumerate(results):
+    """Per setting, laid out as the other figures' grid: gradient norm per hidden layer (above)
+    and its dead or saturated fraction (below), against passes; means over seeds."""
+    nrows, ncols = grid_shape(spec)
+    fig, axes = figure(2 * nrows, ncols, size=(3.2, 2.6), sharex=True)
+    for i, r in enumerate(results):
+        top, bottom = axes[2 * (i // ncols), i % ncols], axes[2 * (i // ncols) + 1, i % ncols]
+        first = i % ncols == 0
         d = r.diagnostics
         passes = d.passes
         grad, dead, sat = (v.mean(axis=1) for v in (d.grad_norm, d.dead, d.saturated))
         inactive, what = (dead, "dead") if np.all(np.isfinite(dead)) else (sat, "saturated")
         layers = range(grad.shape[1])
-        plot_curves(axes[0, col], passes,
+        plot_curves(top, passes,
                     {f"layer {l + 1}": _plottable(np.maximum(grad[:, l], 1e-12)) for l in layers},
-                    ylabel="data-gradient norm" if col == 0 else "", title=r.label,
-                    logy=True)
-        plot_curves(axes[1, col], passes, {f"layer {l + 1}": inactive[:, l] for l in layers},
-                    ylabel="fraction dead / saturated" if col == 0 else "")
-        axes[1, col].set_ylim(-0.05, 1.05)
-        axes[1, col].set_title(f"{what} units", fontsize=9)
-        axes[0, col].set_xlabel("")
+                    ylabel="data-gradient norm" if first else "", title=r.label, logy=True)
+        plot_curves(bottom, passes, {f"layer {l + 1}": inactive[:, l] for l in layers},
+                    ylabel="fraction dead / saturated" if first else "")
+        bottom.set_ylim(-0.05, 1.05)
+        bottom.set_title(f"{what} units", fontsize=9)
+        top.set_xlabel("")
+    for i in range(len(results), nrows * ncols):  # the grid's empty places
+        for row in (2 * (i // ncols), 2 * (i // ncols) + 1):
+            axes[row, i % ncols].set_visible(False)
     _one_legend(axes.flat)
-    fig.suptitle(f"{spec.name}: per hidden layer, mean over seeds", fontsize=11)
+    suptitle(fig, f"{spec.name}: per hidden layer, mean over seeds")
     return fig

@@ -68,3 +68,27 @@ def test_the_cnns_health_rules_judge_the_studies_networks_too(tmp_path):
     dead = [line for line in result.health if "mostly dead" in line]
     assert dead and all(line.startswith("activation=relu") for line in dead)
     assert "Health: activation=relu" in result.text
+
+
+def test_a_large_grids_figures_are_laid_out_as_its_grid_without_the_slow_layout(tmp_path):
+    """A 5 x 6 grid: the diagnostics figure stacks each setting's two panels in the grid's
+    rows (not 30 columns in one row), and figures of more than CONSTRAINED_PANELS panels are
+    laid out by fixed margins, the title in the top margin, above every panel."""
+    from backproplab.plots import CONSTRAINED_PANELS
+    from backproplab.studies import StudySpec, run_study
+    from backproplab.studies.outputs import diagnostics_figure, loss_figure
+
+    spec = StudySpec("grid", "moons", (2, 3, 2),
+                     vary={"width": [1, 2, 3, 4, 5], "reg_lambda": [0, 1e-3, 1e-2, 0.1, 1, 10]})
+    result = run_study(spec, tmp_path, seeds=1, passes=20, jobs=1, progress=False, log=None)
+    results = result.settings
+    assert 30 > CONSTRAINED_PANELS
+    for fig, rows in ((diagnostics_figure(spec, results), 10), (loss_figure(spec, results), 5)):
+        axes = [ax for ax in fig.axes if ax.get_visible()]
+        assert fig.get_layout_engine() is None
+        assert len({round(ax.get_position().y0, 6) for ax in axes}) == rows
+        assert len({round(ax.get_position().x0, 6) for ax in axes}) == 6
+        fig.canvas.draw()
+        title = fig.texts[0].get_window_extent().y0
+        assert all(ax.title.get_window_extent().y1 < title for ax in axes)
+    assert (tmp_path / "diagnostics.png").is_file()
