@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping, Set
 
 
 def check_layer_dims(dims, name="nn_layer_dims") -> list[int]:
     """Layer sizes [d_0, ..., d_L]: integers >= 1, an input, at least one hidden layer and an
     output of at least 2 classes. (A network without hidden layers is refused everywhere: the
     hidden activation, the studies' diagnostics and geometry all need one.)"""
-    if isinstance(dims, (str, bytes)) or not hasattr(dims, "__len__"):
+    if isinstance(dims, (str, bytes, Set, Mapping)) or not hasattr(dims, "__len__"):
         raise ValueError(f"{name}={dims!r} must be a list of layer sizes such as [2, 3, 2]")
     dims = list(dims)
     if len(dims) < 2:
@@ -74,12 +75,16 @@ def check_X(X, input_dim=None, nonempty=False):
     import numpy as np
 
     if not isinstance(X, np.ndarray) or X.dtype != np.float64:
-        if np.asarray(X).dtype.kind == "c":
-            raise ValueError("X is complex: give real inputs (the imaginary part would be lost)")
-        try:
-            X = np.asarray(X, dtype=np.float64)
-        except TypeError as exc:
-            raise ValueError(f"X must hold real numbers: {exc}") from None
+        try:  # one message for what is not a table of numbers: 'abc', [[1, 2], [3]], 10**400
+            raw = np.asarray(X)
+            if raw.dtype.kind == "c":
+                raise ValueError("X is complex: give real inputs (the imaginary part would be "
+                                 "lost)")
+            X = raw.astype(np.float64)
+        except (TypeError, ValueError, OverflowError) as exc:
+            text = (str(exc).splitlines() or [""])[0][:120]
+            raise ValueError(text if text.startswith("X is complex") else
+                             f"X must be a 2-D table of real numbers: {text}") from None
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (N examples, d features), got shape {X.shape}")
     if input_dim is not None and X.shape[1] != input_dim:
@@ -111,11 +116,26 @@ def check_Xy(X, y, input_dim, n_classes, nonempty=False):
     return X, y.astype(np.int64)
 
 
+# The largest seed: NumPy's RandomState takes 0 .. 2**32 - 1, and a held-out sample draws from
+# seed + 10,000 (datasets.HELDOUT_SEED_OFFSET), so every seed of every command and class stops
+# 10,000 short; beyond it NumPy's own error named no option (issue 13, retest).
+SEED_MAX = 2**32 - 1 - 10_000
+
+
+def check_seed(name, value, count=1):
+    """A seed (with `count`, the first of `count` consecutive seeds) in 0 .. SEED_MAX."""
+    check_number(name, value, low=0, strict=False, integer=True)
+    if value + count - 1 > SEED_MAX:
+        last = f" (the last of {count} seeds is {value + count - 1})" if count > 1 else ""
+        raise ValueError(f"{name}={value!r}{last}: seeds go from 0 to {SEED_MAX}")
+    return value
+
+
 def check_seeds(seeds) -> list[int]:
     """A non-empty list of distinct integer seeds >= 0, or a ValueError naming the bad one."""
     if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
         raise ValueError(f"seeds={seeds!r} must be a list of integer seeds such as [0, 1, 2]")
-    seeds = [check_number("seed", s, low=0, strict=False, integer=True) for s in seeds]
+    seeds = [check_seed("seed", s) for s in seeds]
     if not seeds:
         raise ValueError("seeds=[] must hold at least one seed")
     return [int(s) for s in seeds]

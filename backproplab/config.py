@@ -61,9 +61,18 @@ def _default(f: dataclasses.Field):
 
 
 def _scalar_type(default):
-    if default is None:
-        return str
-    return type(default) if isinstance(default, (int, float, str)) else str
+    if default is None or isinstance(default, str):
+        return text
+    return type(default) if isinstance(default, (int, float)) else text
+
+
+def text(value: str) -> str:
+    """A text option's value (argparse type): an empty or blank one is refused, never taken for
+    the default or the current folder (`--out ''` was '.', `--logdir ''` the default run
+    folder, `--host ''` every interface)."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError(f"an empty value ({value!r}) is not allowed")
+    return value
 
 
 def _show(value) -> str:

@@ -16,12 +16,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-from backproplab.checks import check_number
+from backproplab.checks import SEED_MAX, check_number, check_seed
 
 BLOB_CENTERS = ((0.97627008, 4.30378733), (2.05526752, 0.89766366),
                 (-1.52690401, 2.91788226), (-1.24825577, 7.83546002))
 HELDOUT_SIZE = 1000
 HELDOUT_SEED_OFFSET = 10_000  # held-out samples use seed + this: never a training random_state
+assert SEED_MAX + HELDOUT_SEED_OFFSET == 2**32 - 1  # checks.SEED_MAX leaves room for it
 
 
 
@@ -145,16 +146,24 @@ def load_dataset(name="moons", n_samples=N_SAMPLES, noise=None, seed=0):
     info = dataset_info(name)
     check_number("n_samples", n_samples, low=1, strict=False, integer=True)
     noise = info.noise if noise is None else check_number("noise", noise, low=0, strict=False)
-    check_number("seed", seed, low=0, strict=False, integer=True)
+    check_seed("seed", seed)
+    return _draw(info, n_samples, noise, seed)
+
+
+def _draw(info, n_samples, noise, random_state):
     import numpy as np
 
-    X, y = info.make(int(n_samples), noise, seed)
+    X, y = info.make(int(n_samples), noise, random_state)
     return np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.int64)
 
 
 def heldout_sample(name="moons", noise=None, seed=0, n_samples=HELDOUT_SIZE):
     """A fresh sample from the same distribution as `load_dataset(name, noise=noise, seed=seed)`."""
-    return load_dataset(name, n_samples, noise, seed + HELDOUT_SEED_OFFSET)
+    info = dataset_info(name)
+    check_number("n_samples", n_samples, low=1, strict=False, integer=True)
+    noise = info.noise if noise is None else check_number("noise", noise, low=0, strict=False)
+    check_seed("seed", seed)
+    return _draw(info, n_samples, noise, seed + HELDOUT_SEED_OFFSET)
 
 
 def train_test_split(X, y, test_size=0.25, seed=0):

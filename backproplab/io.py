@@ -57,9 +57,24 @@ def file_kind(path: str | os.PathLike) -> str | None:
     return "a special file"
 
 
+def check_regular_file(path: str | os.PathLike, what: str = "file") -> Path:
+    """Refuse to read `path` unless it is (or links to) a regular file: a FIFO blocked the read
+    forever, a device (/dev/zero) never ends."""
+    kind = file_kind(os.path.realpath(path))
+    if kind is None:
+        raise BackproplabError(f"{str(path)!r} does not exist")
+    if kind != "a regular file":
+        raise BackproplabError(f"{str(path)!r} is {kind}, not a {what}")
+    return Path(path)
+
+
 def check_replaceable(path: str | os.PathLike) -> Path:
     """Refuse `path` unless it is nothing or a regular file: backproplab never writes over (or
     through) a link, a folder, a device, a FIFO or a socket, --overwrite or not."""
+    text = os.fspath(path)
+    if text.endswith((os.sep, "/")) or Path(text).name in ("", ".", ".."):  # `--out plots/`
+        raise BackproplabError(f"{text!r} names a folder, not a file: give a file name "
+                               "(nothing was written)")
     kind = file_kind(path)
     if kind not in (None, "a regular file"):
         raise BackproplabError(f"{str(path)!r} is {kind}, not a regular file; backproplab "
@@ -145,6 +160,16 @@ def write_json(path, obj) -> Path:
     return write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_jsonable) + "\n")
 
 
+def parse_json(text: str | bytes):
+    """`json.loads` for every file and message backproplab reads back: a ValueError for what is
+    not JSON, nesting too deep for Python's parser included (a state file of '[' * 100000 was
+    a RecursionError traceback)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
 def _jsonable(x):
     if hasattr(x, "tolist"):  # numpy scalars and arrays
         return x.tolist()
@@ -205,7 +230,7 @@ def claim_folder(path, marker: str, flag: str = "--out") -> dict | None:
                                "backproplab wrote; remove it yourself (nothing was written)")
     if kind is not None:
         try:
-            meta = json.loads((path / marker).read_text())
+            meta = parse_json((path / marker).read_text())
         except (OSError, ValueError) as exc:
             raise BackproplabError(
                 f"{str(path / marker)!r} is not a readable {marker} ({exc})") from None
@@ -250,10 +275,15 @@ def inside_folder(folder, recorded, what: str) -> Path:
     return path
 
 
-def check_new_file(path, overwrite: bool = False, flag: str = "--overwrite") -> Path:
+def check_new_file(path, overwrite: bool = False, flag: str = "--overwrite",
+                   suffixes: tuple = ()) -> Path:
     """Refuse to replace an existing file unless asked, and anything but a regular file even
-    when asked."""
+    when asked; with `suffixes` (".png", ...), a name with another suffix (case aside), before
+    any work rather than after it."""
     path = check_replaceable(path)
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise BackproplabError(f"{str(path)!r}: the file name must end in "
+                               f"{', '.join(suffixes[:-1])} or {suffixes[-1]}")
     if os.path.lexists(path) and not overwrite:
         raise BackproplabError(f"{str(path)!r} already exists; pass {flag} to replace it")
     return path
@@ -273,9 +303,12 @@ class RunFolder:
     """
 
     def __init__(self, path, marker: str, *, kind: str = "run", flag: str = "--out",
-                 owned: tuple = ()):
+                 owned: tuple = (), state: dict | None = None):
         self.path, self.marker, self.kind, self.flag = Path(path), marker, kind, flag
         self.owned = (marker, *owned)
+        # the job's own state in the marker that a resume reads back: key -> its type (a
+        # marker edited to another type is refused like a wrong identity, not crashed on)
+        self.state = {"versions": dict, "started": str, **(state or {})}
 
     @property
     def marker_path(self) -> Path:
@@ -319,6 +352,8 @@ class RunFolder:
             return
         wrong = [k for k, v in identity.items() if k in theirs
                  and isinstance(theirs[k], dict) != isinstance(_plain(v), dict)]
+        wrong += [k for k, kind in self.state.items() if k in theirs and k not in identity
+                  and not isinstance(theirs[k], kind)]
         if wrong:  # not the shape a job writes: edited, or another program's file
             raise BackproplabError(
                 f"{str(self.marker_path)!r} is not a {self.marker} backproplab wrote ("
@@ -408,7 +443,7 @@ _HELD: dict[str, int] = {}  # real path of a run folder -> its lock file, held b
 
 def _holder(text: bytes) -> str:
     try:
-        h = json.loads(text)
+        h = parse_json(text)
         return (f"pid {h['pid']} on {h['host']}, running {h['command']!r} since {h['since']}")
     except (ValueError, TypeError, KeyError):
         return "holder unknown"

@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import errno
 import io
+import math
 import os
 import threading
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from backproplab.errors import BackproplabError
 from backproplab.io import (
     LOCK,
     RunFolder,
+    check_regular_file,
     csv_text,
     differences,
     write_bytes,
@@ -160,18 +162,26 @@ class RunFiles:
         """Release the folder's lock (taken when rank 0 claimed it)."""
         self.folder.close()
 
-    def restore(self, checkpoint: dict, model, optimizer, scheduler) -> TrainState:
-        """Load a checkpoint's weights, optimizer, scheduler and this rank's dropout RNG."""
+    def restore(self, checkpoint: dict, model, optimizer, scheduler, steps: int) -> TrainState:
+        """Load a checkpoint's weights, optimizer, scheduler and this rank's dropout RNG; its
+        state must be a place in a run of `steps` steps per epoch on this many ranks."""
+        rng = checkpoint["rng"]["dropout"]
+        problem = state_problem(checkpoint["state"], steps)
+        problem = f"its state {problem}" if problem else (
+            f"its random state is of {len(rng)} ranks, not {self.dist.world}"
+            if len(rng) != self.dist.world else "")
+        if problem:
+            raise BackproplabError(f"--resume: the checkpoint in {str(self.path)!r} does not fit "
+                                   f"this run: {problem}; start again with --overwrite")
         try:
             model.load_state_dict(checkpoint["model"])
             optimizer.load_state_dict(checkpoint["optimizer"])
             if scheduler is not None:
                 scheduler.load_state_dict(checkpoint["scheduler"])
-        except (RuntimeError, KeyError, ValueError) as exc:
+            model.dropout.generator.set_state(rng[self.dist.rank].cpu())
+        except (RuntimeError, KeyError, ValueError, TypeError) as exc:
             raise BackproplabError(f"checkpoint in {self.path} does not fit this run: "
-                                   f"{str(exc).splitlines()[0]}") from None
-        rng = checkpoint["rng"]["dropout"]
-        model.dropout.generator.set_state(rng[self.dist.rank].cpu())
+                                   f"{(str(exc).splitlines() or [''])[0]}") from None
         return TrainState(**checkpoint["state"])
 
     @contextlib.contextmanager
@@ -336,7 +346,7 @@ def save_file(path: Path, payload: dict) -> Path:
 def load_checkpoint(path: str | os.PathLike, device="cpu",
                     kinds: tuple = (CHECKPOINT_FORMAT,)) -> dict:
     """A checkpoint or saved model, checked: readable, ours, the problem set's architecture."""
-    path = Path(path)
+    path = check_regular_file(path, f"{' or '.join(kinds)} file")  # not a FIFO: it blocks
     try:
         payload = torch.load(path, map_location=device, weights_only=True)
     except FileNotFoundError:
@@ -387,12 +397,45 @@ def _payload_problem(payload: dict, expected: dict) -> str:
         fields = {f.name for f in dataclasses.fields(TrainState)}
         if set(state) != fields:
             return f"its state has {sorted(state)}, not {sorted(fields)}"
+        problem = state_problem(state)
+        if problem:
+            return f"its state {problem}"
         rng = payload["rng"]
         if not isinstance(rng, dict) or not isinstance(rng.get("dropout"), list):
             return "its random state is missing"
+        if not rng["dropout"] or not all(isinstance(r, torch.Tensor) and r.dtype == torch.uint8
+                                         for r in rng["dropout"]):
+            return "its random state is not one generator state per rank"
     activation = payload_activation(payload)
     if activation not in CNN_ACTIVATIONS:
         return f"activation {activation!r} unknown; valid: {', '.join(CNN_ACTIVATIONS)}"
+    return ""
+
+
+def state_problem(state: dict, steps: int | None = None) -> str:
+    """What is wrong with a checkpoint's TrainState values ("" when nothing): counts are
+    integers >= 0, sums finite and >= 0, one history row (a table) per finished epoch, and, with
+    the run's `steps` per epoch, the position inside the epoch and the step counter that match
+    it. (A hand-edited state trained on from a wrong place, or failed mid-run with a traceback.)"""
+    for name in ("epoch", "batch", "step", "count"):
+        value = state[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            return f"{name}={value!r} is not an integer >= 0"
+    for name in ("loss_sum", "elapsed"):
+        value = state[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not math.isfinite(value) or value < 0:
+            return f"{name}={value!r} is not a finite number >= 0"
+    history = state["history"]
+    if not isinstance(history, list) or not all(isinstance(row, dict) for row in history) \
+            or len(history) != state["epoch"]:
+        return f"history is not one row per finished epoch ({state['epoch']})"
+    if (state["batch"] == 0) != (state["count"] == 0):
+        return f"batch={state['batch']} and count={state['count']} disagree"
+    if steps is not None and (state["batch"] >= steps
+                              or state["step"] != state["epoch"] * steps + state["batch"]):
+        return (f"(epoch {state['epoch']}, batch {state['batch']}, step {state['step']}) is not "
+                f"a place in a run of {steps} steps per epoch")
     return ""
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 
 from backproplab.backends import Task, backend_for, failures
+from backproplab.checks import MEMORY_LIMIT, check_seed
 from backproplab.cnn.architecture import LAYERS
 from backproplab.cnn.checkpoint import RUN_FILES, has_checkpoint
 from backproplab.cnn.config import DataConfig, MonitorConfig, TrainConfig
@@ -51,6 +52,22 @@ SETTINGS = (("adam", "relu"), ("adam", "tanh"), ("sgd", "relu"), ("sgd", "tanh")
 # What the problem set reported after 10 epochs (test accuracy), for the report to set against.
 REPORTED = {("adam", "relu"): 0.974, ("sgd", "tanh"): 0.985}
 CURVES = ("test/accuracy", "test/loss", "train/epoch_loss")  # per epoch, kept per seed
+
+
+# Bytes a comparison keeps of each run from its start to the table (its TrainConfig, its
+# result, the curves' rows), about, plus per epoch.
+RUN_RECORD, EPOCH_RECORD = 4096, 512
+
+
+def check_run_count(n_seeds: int, epochs: int) -> None:
+    """Refuse, before anything is built, a comparison whose runs' records alone would exceed
+    checks.MEMORY_LIMIT: `--seeds 100000000` spent minutes building 4e8 runs, silent."""
+    need = len(SETTINGS) * n_seeds * (RUN_RECORD + EPOCH_RECORD * epochs)
+    if need > MEMORY_LIMIT:
+        raise BackproplabError(
+            f"--seeds {n_seeds}: {len(SETTINGS) * n_seeds:,} runs whose records alone need "
+            f"about {need / 2**30:.3g} GiB, more than the {MEMORY_LIMIT // 2**30} GiB allowed; "
+            "use fewer seeds")
 
 
 def run_comparison(out_dir: str | os.PathLike, seeds: int | list[int] = 1,
@@ -75,9 +92,15 @@ def run_comparison(out_dir: str | os.PathLike, seeds: int | list[int] = 1,
     data_config = data_config or DataConfig()
     out = Path(out_dir)
     runs_dir = Path(runs_dir) if runs_dir is not None else out / "runs"
+    check_run_count(len(seeds) if not isinstance(seeds, int) else seeds, config.epochs)
     seeds = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
     if not seeds:
         raise BackproplabError("compare-cnn needs at least one seed")
+    try:
+        for seed in seeds:
+            check_seed("seed", seed)
+    except ValueError as exc:
+        raise BackproplabError(str(exc)) from None
     tensors = load_tensors(data_config, source=source, progress=bool(progress)).check_examples()
     try:
         device = pick_device(config.device)

@@ -28,7 +28,7 @@ from backproplab.errors import BackproplabError, require
 def add_arguments(parser):
     parser.add_argument("--seeds", type=int, default=1,
                         help="seeds per setting, 0..N-1 (default: 1)")
-    parser.add_argument("--out", default="compare-cnn", metavar="DIR",
+    parser.add_argument("--out", default="compare-cnn", metavar="DIR", type=flags.text,
                         help="output folder (default: compare-cnn)")
     flags.add_arguments(parser, TrainConfig, skip=(
         "optimizer", "activation", "lr", "momentum", "weight_decay", "scheduler", "seed",

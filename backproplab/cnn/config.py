@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field
 
 from backproplab import config as flags
+from backproplab.checks import check_seed
 from backproplab.data import IMAGE_DATASETS
 from backproplab.errors import BackproplabError
 
@@ -20,6 +21,7 @@ DATASET_CHOICES = (*IMAGE_DATASETS, "mnist-subset")  # mnist-subset: the one bun
 DEFAULT_LR = {"adam": 1e-3, "sgd": 0.01}
 OPTIMIZERS = tuple(DEFAULT_LR)
 SCHEDULERS = ("none", "step", "onecycle")
+THREADS_MAX = 1024  # --threads beyond it is a typo (torch.set_num_threads(100000) crashed)
 PRECISIONS = ("fp32", "bf16")  # bf16: autocast of the forward pass (CPU and CUDA)
 # Presets are data: each names the TrainConfig fields it changes; flags given explicitly win.
 RECIPES = {
@@ -122,6 +124,13 @@ class TrainConfig:
         _choice("precision", self.precision, PRECISIONS)
         if not isinstance(self.threads, int) or self.threads < 0:
             raise BackproplabError(f"--threads must be >= 0, got {self.threads!r}")
+        if self.threads > THREADS_MAX:  # PyTorch's OpenMP crashed (SIGSEGV) at 100000
+            raise BackproplabError(f"--threads {self.threads} is more than {THREADS_MAX}; give "
+                                   "at most this machine's cores (0: one per core)")
+        try:
+            check_seed("--seed", self.seed)
+        except ValueError as exc:
+            raise BackproplabError(str(exc)) from None
         for name in ("epochs", "batch_size", "eval_batch_size"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) <= 0:
                 raise BackproplabError(f"--{name.replace('_', '-')} must be a positive integer, "

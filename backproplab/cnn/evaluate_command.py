@@ -13,8 +13,10 @@ from backproplab.errors import BackproplabError, require
 
 
 def add_arguments(parser):
-    parser.add_argument("model", help="model.pt written by --save-model, or a checkpoint.pt")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
+    parser.add_argument("model", type=flags.text,
+                        help="model.pt written by --save-model, or a checkpoint.pt")
+    parser.add_argument("--device", default="auto", type=flags.text,
+                        help="auto, cpu, cuda, cuda:N (default: auto)")
     parser.add_argument("--batch-size", type=int, default=1000,
                         help="examples per batch (default: 1000)")
     flags.add_arguments(parser, DataConfig, skip=("train_limit", "val_size"))

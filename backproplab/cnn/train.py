@@ -135,7 +135,7 @@ def train(config: TrainConfig, data_config: DataConfig | None = None,
         scheduler = make_scheduler(config, optimizer, steps)
         state = TrainState()
         if checkpoint is not None:
-            state = files.restore(checkpoint, model, optimizer, scheduler)
+            state = files.restore(checkpoint, model, optimizer, scheduler, steps)
         resumed_at = state.step if checkpoint is not None else None
         finished = state.epoch >= config.epochs  # a finished run is read back, not trained
 

@@ -22,13 +22,13 @@ when dead layers or a vanishing gradient (which make updates tiny) are.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from backproplab.io import write_json
+from backproplab.errors import BackproplabError
+from backproplab.io import parse_json, write_json
 
 HEALTH_FORMAT = "backproplab-health/1"
 HEALTH_FILE = "health.json"
@@ -375,8 +375,32 @@ def load(folder: str | os.PathLike) -> list[Verdict]:
     path = Path(folder) / HEALTH_FILE
     if not path.is_file():
         return []
-    payload = json.loads(path.read_text())
-    return [Verdict(**v) for v in payload.get("verdicts", [])]
+    try:
+        payload = parse_json(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise BackproplabError(f"{str(path)!r} is not a readable {HEALTH_FILE} ({exc})") from None
+    problem = _payload_problem(payload)
+    if problem:  # checked as it is written: an edited file was a traceback in `reproduce`
+        raise BackproplabError(f"{str(path)!r} is not a {HEALTH_FILE} backproplab wrote "
+                               f"({problem}); train that run again with --overwrite")
+    return [Verdict(**v) for v in payload["verdicts"]]
+
+
+def _payload_problem(payload) -> str:
+    """What is wrong with a health.json's content ("" when nothing): the shape `save` writes,
+    each verdict with Verdict's fields of their types and a known rule."""
+    if not isinstance(payload, dict) or payload.get("format") != HEALTH_FORMAT:
+        return f"not an object of format {HEALTH_FORMAT}"
+    verdicts = payload.get("verdicts")
+    if not isinstance(verdicts, list):
+        return "its verdicts are not a list"
+    types = {"rule": str, "layers": list, "step": int, "value": (int, float), "summary": str,
+             "threshold": str, "explanation": str, "reference": str}
+    for v in verdicts:
+        if not isinstance(v, dict) or set(v) != set(types) or v["rule"] not in RULES or not all(
+                isinstance(v[k], t) and not isinstance(v[k], bool) for k, t in types.items()):
+            return f"a verdict is not one it writes: {str(v)[:80]}"
+    return ""
 
 
 def report(verdicts: list[Verdict]) -> str:

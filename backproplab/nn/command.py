@@ -70,7 +70,7 @@ def run(args) -> int:
     # Before any allocation: the training sample, the held-out one and the figure's grid.
     check_memory(check_layer_dims(dims), cfg.samples + 1000 + 200 * 200,
                  what=f"--dims {_join(dims)} with --samples {cfg.samples}")
-    io.check_new_file(cfg.out, cfg.overwrite)
+    io.check_new_file(cfg.out, cfg.overwrite, suffixes=(".png", ".svg", ".pdf"))
     X, y = load_dataset(cfg.dataset, cfg.samples, cfg.noise, cfg.seed)
     X_test, y_test = heldout_sample(cfg.dataset, cfg.noise, cfg.seed)
     model = DeepNeuralNetwork(dims, cfg.activation, cfg.reg_lambda, cfg.seed)

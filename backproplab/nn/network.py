@@ -26,7 +26,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from backproplab.checks import check_layer_dims, check_memory, check_number, check_X, check_Xy
+from backproplab.checks import (
+    check_layer_dims,
+    check_memory,
+    check_number,
+    check_seed,
+    check_X,
+    check_Xy,
+)
 from backproplab.nn.activations import ACTIVATIONS, activation_name, log_softmax, softmax
 from backproplab.nn.defaults import (
     ACTIVATION,
@@ -111,7 +118,7 @@ class Classifier:
         self.dims = dims
         self.activation = activation_name(activation)
         self.reg_lambda = float(check_number("reg_lambda", reg_lambda, low=0, strict=False))
-        self.seed = check_number("seed", seed, low=0, strict=False, integer=True)
+        self.seed = check_seed("seed", seed)
         self.f, self.df = ACTIVATIONS[self.activation]
         self.history = {}
 

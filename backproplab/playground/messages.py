@@ -8,13 +8,13 @@ naming the field, its value and what is valid. Nothing reaches a session uncheck
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any, NamedTuple
 
 from backproplab.checks import check_number
 from backproplab.datasets import DATASETS
 from backproplab.errors import BackproplabError
+from backproplab.io import parse_json
 from backproplab.nn.activations import ACTIVATIONS
 from backproplab.nn.defaults import ACTIVATION, EPSILON, REG_LAMBDA
 
@@ -90,7 +90,7 @@ def parse_message(text: str | bytes) -> dict:
     if len(text) > MAX_MESSAGE:
         raise MessageError(f"message of {len(text)} bytes refused: the limit is {MAX_MESSAGE}")
     try:
-        message = json.loads(text)
+        message = parse_json(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MessageError(f"message is not valid JSON: {exc}") from None
     if not isinstance(message, dict):

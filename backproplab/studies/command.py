@@ -23,7 +23,15 @@ from backproplab.datasets import DATASETS
 from backproplab.errors import BackproplabError
 from backproplab.nn.defaults import ACTIVATION, ACTIVATION_NAMES, REG_LAMBDA
 from backproplab.studies.presets import PRESETS, preset
-from backproplab.studies.spec import PASSES, SEEDS, VARIABLES, StudySpec, check_counts, parse_vary
+from backproplab.studies.spec import (
+    PASSES,
+    SEEDS,
+    VARIABLES,
+    StudySpec,
+    check_counts,
+    check_size,
+    parse_vary,
+)
 
 QUICK = {"seeds": 2, "passes": 300}  # --quick: every code path in seconds
 
@@ -52,7 +60,7 @@ class StudyConfig:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", nargs="?", metavar="NAME",
+    parser.add_argument("name", nargs="?", metavar="NAME", type=config.text,
                         help=f"a preset: {', '.join(PRESETS)}")
     parser.add_argument("--list", action="store_true", help="list the presets and exit")
     parser.add_argument("--vary", action="append", default=[], metavar="KEY=V1,V2",
@@ -73,6 +81,7 @@ def run(args) -> int:
     if cfg.jobs is not None and cfg.jobs < 1:
         raise BackproplabError(f"--jobs={cfg.jobs} must be >= 1")
     spec = _spec(args, cfg)
+    check_size(spec, seeds, flags=True)
     out = cfg.out or f"studies/{spec.name}"
     # The runner loads NumPy and matplotlib: imported when a study runs.
     from backproplab.studies.runner import run_study

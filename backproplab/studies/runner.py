@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import sys
 import time
@@ -25,7 +26,7 @@ import numpy as np
 from backproplab.backends import Task, backend_for, failures
 from backproplab.datasets import dataset_info, heldout_sample, load_dataset
 from backproplab.errors import BackproplabError
-from backproplab.io import RunFolder, now, write_json
+from backproplab.io import RunFolder, now, parse_json, write_json
 from backproplab.nn.batched import BatchedNetwork, keep_freed_memory
 from backproplab.progress import Progress
 from backproplab.studies.diagnostics import DiagnosticsSampler
@@ -47,6 +48,7 @@ from backproplab.studies.spec import (
     StudyPlan,
     StudySpec,
     check_counts,
+    check_size,
     check_spec,
     format_value,
     settings,
@@ -89,12 +91,14 @@ def run_study(study, out_dir, *, seeds=SEEDS, passes=PASSES, jobs=None, first_se
     """
     spec = resolve_study(study)
     check_counts(seeds, passes, first_seed)
+    check_size(spec, seeds)
     out_dir = Path(out_dir)
     the_plan = study_plan(spec, seeds, passes, first_seed)
     folder = study_folder(out_dir)
     meta = _open(folder, the_plan)
     grid = settings(spec)
-    done = {s.index: r for s in grid if (r := _load_setting(out_dir, s)) is not None}
+    done = {s.index: r for s in grid
+            if (r := _load_setting(out_dir, s, the_plan)) is not None}
     todo = [s for s in grid if s.index not in done]
     if todo:  # once, here: the worker processes forked below inherit it
         reference_of(spec)
@@ -139,13 +143,14 @@ def load_study(out_dir) -> StudyResult:
     meta = RunFolder(out_dir, MARKER, kind="study", flag="study folder").read()
     if meta is None:
         raise BackproplabError(f"{str(out_dir)!r} holds no study (no study.json)")
-    spec = StudySpec.from_dict(meta["plan"]["study"])
-    results = [_load_setting(out_dir, s) for s in settings(spec)]
+    the_plan = StudyPlan.from_dict(meta["plan"])
+    spec = the_plan.spec
+    results = [_load_setting(out_dir, s, the_plan) for s in settings(spec)]
     if any(r is None for r in results):
         missing = sum(r is None for r in results)
         raise BackproplabError(f"{str(out_dir)!r}: {missing} setting(s) unfinished; rerun the "
                                "study to resume")
-    return build_outputs(spec, out_dir, StudyPlan.from_dict(meta["plan"]), results)
+    return build_outputs(spec, out_dir, the_plan, results)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -153,7 +158,7 @@ def load_study(out_dir) -> StudyResult:
 
 
 def study_folder(out_dir) -> RunFolder:
-    return RunFolder(out_dir, MARKER, kind="study")
+    return RunFolder(out_dir, MARKER, kind="study", state={"tasks": list})
 
 
 def setting_path(out_dir, index) -> Path:
@@ -194,20 +199,50 @@ def rerun_command(the_plan: StudyPlan) -> str:
             "with PLAN this file's plan")
 
 
-def _load_setting(out_dir, setting: Setting) -> SettingResult | None:
+def _load_setting(out_dir, setting: Setting, the_plan: StudyPlan) -> SettingResult | None:
+    """settings/NN.json of `setting` under `the_plan`, or None to train it (again): a file that
+    is missing, unreadable, of another setting, seeds or passes, or not of the shape and ranges
+    this study writes (edited by hand) is never used."""
     path = setting_path(out_dir, setting.index)
     if not path.is_file():
         return None
     try:
-        result = json.loads(path.read_text())
+        result = parse_json(path.read_text())
     except (OSError, ValueError):
         return None  # unreadable (it cannot be half-written: writes are atomic): train again
-    if not isinstance(result, dict) or result.get("label") != setting.label:
+    if not isinstance(result, dict) or not _setting_fits(result, setting, the_plan):
         return None
     try:
         return SettingResult.from_dict(result)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError):
         return None  # not the shape this study writes (edited by hand): train it again
+
+
+def _setting_fits(result: dict, setting: Setting, the_plan: StudyPlan) -> bool:
+    """Whether a settings/NN.json object is `setting`'s under `the_plan` (the identity that
+    `setting_result` writes, compared as JSON) with per-seed numbers of the right kind: losses
+    finite and >= 0 (NaN: diverged), accuracies in [0, 1] (or NaN), classes counts."""
+    expected = json.loads(json.dumps({
+        "index": setting.index, "label": setting.label, "values": setting.values,
+        "dims": setting.dims, "activation": setting.activation,
+        "reg_lambda": setting.reg_lambda,
+        "fit": {k: v for k, v in setting.fit.items() if k != "num_passes"},
+        "passes": the_plan.passes_of(setting), "seeds": the_plan.seeds}))
+    if any(result.get(k) != v for k, v in expected.items()):
+        return False
+    n = len(the_plan.seeds)
+
+    def numbers(key, low, high, integer=False):
+        values = result.get(key)
+        return isinstance(values, list) and len(values) == n and all(
+            not isinstance(v, bool) and isinstance(v, int if integer else (int, float))
+            and (math.isnan(v) or low <= v <= high) for v in values)
+
+    return (numbers("final_loss", 0, math.inf)
+            and not any(map(math.isinf, result["final_loss"]))
+            and numbers("train_accuracy", 0, 1) and numbers("heldout_accuracy", 0, 1)
+            and numbers("classes_predicted", 0, setting.dims[-1], integer=True)
+            and isinstance(result.get("seconds"), (int, float)) and result["seconds"] >= 0)
 
 
 # ---------------------------------------------------------------------------------------------

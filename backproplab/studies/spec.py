@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from backproplab.checks import check_layer_dims, check_memory, check_number
-from backproplab.datasets import DATASETS, HELDOUT_SEED_OFFSET, dataset_info
+from backproplab.checks import check_layer_dims, check_memory, check_number, check_seed
+from backproplab.datasets import DATASETS, HELDOUT_SEED_OFFSET, HELDOUT_SIZE, dataset_info
 from backproplab.errors import BackproplabError
 from backproplab.nn.defaults import (
     ACTIVATION,
@@ -51,9 +51,19 @@ def check_counts(seeds, passes, first_seed=0, flags=False):
     try:
         check_number(name("seeds"), seeds, low=1, strict=False, integer=True)
         check_number(name("passes"), passes, low=1, strict=False, integer=True)
-        check_number(name("first_seed"), first_seed, low=0, strict=False, integer=True)
+        check_seed(name("first_seed"), first_seed, count=seeds)
     except ValueError as exc:
         raise BackproplabError(str(exc)) from None
+
+
+def check_size(spec: StudySpec, seeds: int, flags=False) -> None:
+    """Every setting's networks, all `seeds` of them stacked, with the training and held-out
+    samples, fit in checks.MEMORY_LIMIT: refused before the folder is made (`--seeds
+    100000000` wrote a 1.5 GB study.json, then trained on without an ETA)."""
+    name = "--seeds" if flags else "seeds"
+    for s in settings(spec):
+        check_memory(s.dims, spec.n_samples + HELDOUT_SIZE, copies=seeds,
+                     what=f"{name} {seeds} of dims={list(s.dims)} with {spec.n_samples} samples")
 
 
 def _int(text):
@@ -236,7 +246,7 @@ def check_spec(spec: StudySpec) -> StudySpec:
         check_number("reg_lambda", spec.reg_lambda, low=0, strict=False)
         check_number("epsilon", spec.epsilon, low=0)
         check_number("n_samples", spec.n_samples, low=1, strict=False, integer=True)
-        check_number("data_seed", spec.data_seed, low=0, strict=False, integer=True)
+        check_seed("data_seed", spec.data_seed)
         if spec.noise is not None:
             check_number("noise", spec.noise, low=0, strict=False)
     except ValueError as exc:
