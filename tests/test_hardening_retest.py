@@ -272,3 +272,50 @@ def test_health_verdicts_written_are_read_back(tmp_path):
     health.save(tmp_path, verdicts)
     back = health.load(tmp_path)
     assert [v.summary for v in back] == ["line", "line"] and back[1].value == 2
+
+
+# 9. reproduce.json's part records are read back only with their numbers in range
+# (`report.parts.check_ranges`, called by `collect`): an accuracy edited to 5.0 was reported as
+# 500%, a CNN table without rows or with seeds=-1 was shown as it was.
+def _results(cnn_row=None, study_row=None, cnn_rows=4):
+    from backproplab.cnn.results import SettingRow
+    from backproplab.report.records import CnnRecord, Results, StudyRecord
+    from backproplab.studies.results import SummaryRow
+
+    row = {"setting": "adam-relu", "optimizer": "adam", "activation": "relu", "seeds": 1,
+           "accuracy_mean": 0.95, "accuracy_std": 0.0, "loss_mean": 0.15, "loss_std": 0.0,
+           "time_mean": 2.5, "time_std": 0.0, "reported_accuracy": 0.974}
+    rows = [SettingRow(**{**row, **(cnn_row or {})})] + [SettingRow(**row)] * (cnn_rows - 1)
+    summary = SummaryRow.from_row({"setting": "activation=tanh", "seeds": 2,
+                                   "train_accuracy_mean": 0.97, "train_accuracy_std": 0.0,
+                                   "heldout_accuracy_mean": 0.96, "heldout_accuracy_std": 0.0,
+                                   **(study_row or {})})
+    study = StudyRecord("t", "c", [summary], "f", [], {}, "studies/x", 1.0)
+    cnn = CnnRecord(rows[:cnn_rows], {}, {}, "", "runs", "d", "subset", 2, [0], "f", {})
+    return Results(meta=None, studies={"moons-activations": study}, cnn=cnn)
+
+
+@pytest.mark.parametrize("kwargs,says", [
+    ({"cnn_row": {"accuracy_mean": 5.0}}, "adam-relu accuracy=5.0 out of range"),
+    ({"cnn_row": {"accuracy_mean": -0.1}}, "accuracy=-0.1 out of range"),
+    ({"cnn_row": {"seeds": -1}}, "adam-relu seeds=-1"),
+    ({"cnn_row": {"seeds": True}}, "adam-relu seeds=True"),
+    ({"cnn_row": {"time_mean": -3}}, "time_mean=-3 out of range"),
+    ({"cnn_row": {"loss_mean": "0.1"}}, "loss_mean='0.1' out of range"),
+    ({"cnn_row": {"reported_accuracy": 97.4}}, "reported accuracy=97.4 out of range"),
+    ({"cnn_rows": 0}, "the CNN table has 0 rows, not 4"),
+    ({"study_row": {"heldout_accuracy_mean": 1.5}}, "held-out accuracy=1.5 out of range"),
+    ({"study_row": {"seeds": 0}}, "moons-activations seeds=0"),
+])
+def test_report_records_out_of_range_are_refused(kwargs, says):
+    from backproplab.report.parts import check_ranges
+
+    with pytest.raises(ValueError, match=says.replace("(", r"\(")):
+        check_ranges(_results(**kwargs))
+
+
+def test_report_records_in_range_pass():
+    from backproplab.report.parts import check_ranges
+
+    check_ranges(_results())
+    check_ranges(_results(cnn_row={"accuracy_mean": float("nan"), "reported_accuracy": None}))

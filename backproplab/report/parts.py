@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -192,8 +193,43 @@ def collect(records: dict, steps, meta: ReportMeta) -> Results:
         studies={name.removeprefix("study:"): StudyRecord.from_dict(records[name])
                  for name, _ in steps if name.startswith("study:") and name in records},
         cnn=CnnRecord.from_dict(records["cnn"]) if "cnn" in records else None)
+    check_ranges(results)
     results.claims = test_claims(results)
     return results
+
+
+def check_ranges(results: Results) -> None:
+    """A ValueError naming the first number of the records outside its range: accuracies in
+    [0, 1], spreads, losses and times >= 0 (NaN: not measured), seed counts >= 1, a table row
+    per setting. The records come back from reproduce.json, which a hand may have edited (an
+    accuracy of 5.0 was reported as 500%)."""
+    def need(ok, what):
+        if not ok:
+            raise ValueError(what)
+
+    def count(value):
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+    def number(value, name, low=0.0, high=math.inf):
+        need(isinstance(value, (int, float)) and not isinstance(value, bool)
+             and (math.isnan(value) or low <= value <= high), f"{name}={value!r} out of range")
+
+    for study, record in results.studies.items():
+        need(record.summary, f"study {study} has no rows")
+        for row in record.summary:
+            need(count(row.seeds), f"{study} seeds={row.seeds!r}")
+            number(row.train_accuracy.mean, f"{study} train accuracy", high=1.0)
+            number(row.heldout_accuracy.mean, f"{study} held-out accuracy", high=1.0)
+    if results.cnn is not None:
+        cnn = results.cnn
+        need(len(cnn.rows) == 4, f"the CNN table has {len(cnn.rows)} rows, not 4")
+        for row in cnn.rows:
+            need(count(row.seeds), f"{row.setting} seeds={row.seeds!r}")
+            number(row.accuracy_mean, f"{row.setting} accuracy", high=1.0)
+            for name in ("accuracy_std", "loss_mean", "loss_std", "time_mean", "time_std"):
+                number(getattr(row, name), f"{row.setting} {name}")
+            if row.reported_accuracy is not None:
+                number(row.reported_accuracy, f"{row.setting} reported accuracy", high=1.0)
 
 
 def cnn_results(result) -> dict:
