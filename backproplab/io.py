@@ -336,6 +336,8 @@ class RunFolder:
         theirs = self.read()  # again, now that no other process can change it
         self._admit(theirs, **check)
         if theirs is not None and resume is not False and not overwrite:
+            # its files are checked now, not when the first is replaced after some work
+            self._own_files("nothing was written")
             return theirs
         if theirs is not None:
             self.remove_owned()  # --overwrite
@@ -422,16 +424,22 @@ class RunFolder:
                 fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
-    def remove_owned(self) -> None:
-        """Delete the job's own files (regular files only), nothing else (not the lock)."""
+    def _own_files(self, done: str) -> list[Path]:
+        """The job's own files in the folder, each a regular file, or a BackproplabError (a
+        link, a FIFO, a folder by one of their names is not a file backproplab wrote)."""
         mine = [p for p in (sorted(self.path.iterdir()) if self.path.is_dir() else [])
                 if not _incidental(p.name)
                 and any(fnmatch.fnmatch(p.name, pattern) for pattern in self.owned)]
         for p in mine:
-            if file_kind(p) != "a regular file":
-                raise BackproplabError(f"{str(p)!r} is not a regular file that backproplab "
-                                       "wrote; remove it yourself (nothing was deleted)")
-        for p in mine:
+            kind = file_kind(p)
+            if kind != "a regular file":
+                raise BackproplabError(f"{str(p)!r} is {kind}, not a regular file that "
+                                       f"backproplab wrote; remove it yourself ({done})")
+        return mine
+
+    def remove_owned(self) -> None:
+        """Delete the job's own files (regular files only), nothing else (not the lock)."""
+        for p in self._own_files("nothing was deleted"):
             p.unlink()
 
     def _where(self) -> str:

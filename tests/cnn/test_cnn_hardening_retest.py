@@ -173,3 +173,29 @@ def test_evaluate_cnn_follows_a_link_to_a_checkpoint(capsys, finished, tmp_path,
     code, out, err = cli(capsys, "evaluate-cnn", tmp_path / "link.pt", "--data-dir",
                          fixture_dir, "--device", "cpu")
     assert code == 0, err
+
+
+# 7. A resumed run's own files are checked when the folder is claimed (`RunFolder._own_files`):
+# a checkpoint, CSV or model that is a link, a FIFO or a folder was refused only when the first
+# epoch's work was done and the file was to be replaced.
+@pytest.mark.parametrize("name", ["checkpoint.pt", "metrics.csv", "stats.csv", "model.pt"])
+@pytest.mark.parametrize("kind", ["a symbolic link", "a FIFO", "a folder"])
+def test_a_resumed_runs_own_files_are_checked_before_any_work(capsys, finished, tmp_path,
+                                                               fixture_dir, name, kind):
+    import os
+
+    run = _edited(finished, tmp_path, lambda p, s: None)
+    target = run / name
+    target.unlink(missing_ok=True)
+    if kind == "a symbolic link":
+        (tmp_path / "victim").write_text("keep")
+        target.symlink_to(tmp_path / "victim")
+    elif kind == "a FIFO":
+        os.mkfifo(target)
+    else:
+        target.mkdir()
+    err = one_line_error(capsys, *_resume(fixture_dir, run))
+    assert f"{str(target)!r} is {kind}, not a regular file that backproplab wrote" in err
+    assert "epoch" not in err.split("error:")[0]  # no bar: refused before training
+    if kind == "a symbolic link":
+        assert (tmp_path / "victim").read_text() == "keep"
