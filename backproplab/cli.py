@@ -151,6 +151,12 @@ def _main(argv: list[str] | None) -> int:
         parser.print_help()
         return 2
     try:
+        os.getcwd()  # every relative path is resolved against it
+    except FileNotFoundError:
+        print(f"backproplab {args.command}: error: the current folder no longer exists (it was "
+              "removed); cd to one that does", file=sys.stderr)
+        return 2
+    try:
         return int(args._run(args) or 0)
     except (ValueError, ArithmeticError, OSError, ImportError) as exc:
         if os.environ.get("BACKPROPLAB_DEBUG"):

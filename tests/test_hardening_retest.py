@@ -319,3 +319,16 @@ def test_report_records_in_range_pass():
 
     check_ranges(_results())
     check_ranges(_results(cnn_row={"accuracy_mean": float("nan"), "reported_accuracy": None}))
+
+
+# 10. A current folder that was removed: "[Errno 2] No such file or directory" (no file named)
+# after the training; now one line naming the cause, before any work.
+@pytest.mark.parametrize("argv", [("train", "--passes", 5, "--out", "x.png"), ("gradcheck",)])
+def test_a_removed_current_folder_is_named(capsys, tmp_path, monkeypatch, argv):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    code, out, err = cli(capsys, *argv)
+    assert code == 2 and err.count("\n") == 1, err
+    assert "the current folder no longer exists" in err and out == ""
