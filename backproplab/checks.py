@@ -132,7 +132,8 @@ def check_seed(name, value, count=1):
 
 
 def check_seeds(seeds) -> list[int]:
-    """A non-empty list of distinct integer seeds >= 0, or a ValueError naming the bad one."""
+    """A non-empty list of integer seeds in 0 .. SEED_MAX, or a ValueError naming the bad one
+    (a seed may repeat: a stack of networks of different settings shares seeds)."""
     if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
         raise ValueError(f"seeds={seeds!r} must be a list of integer seeds such as [0, 1, 2]")
     seeds = [check_seed("seed", s) for s in seeds]

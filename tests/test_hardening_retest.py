@@ -332,3 +332,15 @@ def test_a_removed_current_folder_is_named(capsys, tmp_path, monkeypatch, argv):
     code, out, err = cli(capsys, *argv)
     assert code == 2 and err.count("\n") == 1, err
     assert "the current folder no longer exists" in err and out == ""
+
+
+# 11. The Python API's edges: gradcheck's step outside where a central difference measures a
+# float64 gradient (1e-320: every error 1.0, a false FAILED; 1e300: NaN errors).
+@pytest.mark.parametrize("h", [1e-320, 1e-13, 1.5, 1e300])
+def test_gradcheck_refuses_a_step_that_measures_nothing(h):
+    from backproplab.nn.gradcheck import gradcheck
+
+    X = np.random.RandomState(0).randn(5, 2)
+    with pytest.raises(ValueError, match=r"is outside \[1e-12, 1\]"):
+        gradcheck(DeepNeuralNetwork([2, 3, 2]), X, np.array([0, 1, 0, 1, 1]), h=h)
+

@@ -42,6 +42,9 @@ def relative_error(a, b) -> float:
     return 0.0 if denom == 0 else float(np.linalg.norm(a - b) / denom)
 
 
+H_RANGE = (1e-12, 1.0)  # steps of a central difference that measure a float64 gradient
+
+
 def gradcheck(model, X, y, h=STEP) -> dict[str, float]:
     """{parameter name: relative error} of backpropagation against central differences.
 
@@ -49,6 +52,11 @@ def gradcheck(model, X, y, h=STEP) -> dict[str, float]:
     """
     X, y = check_Xy(X, y, model.dims[0], model.n_classes, nonempty=True)
     check_number("h", h, low=0)
+    if not H_RANGE[0] <= h <= H_RANGE[1]:  # 1e-320: every difference 0, every error 1.0;
+        # 1e300: overflow, NaN errors -- a check that says nothing about backpropagation
+        raise ValueError(f"h={h!r} is outside [{H_RANGE[0]:g}, {H_RANGE[1]:g}]: below, the "
+                         "central difference is rounding error; above, overflow or curvature "
+                         "(1e-5 is usual)")
     analytic = model.gradient_list(model.backpropagation(X, y))
     errors = {}
     for name, param, grad in zip(parameter_names(model), model.parameters(), analytic):
