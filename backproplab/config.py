@@ -63,7 +63,25 @@ def _default(f: dataclasses.Field):
 def _scalar_type(default):
     if default is None or isinstance(default, str):
         return text
-    return type(default) if isinstance(default, (int, float)) else text
+    if isinstance(default, int):
+        return integer
+    return float if isinstance(default, float) else text
+
+
+INT_MAX = 2**63 - 1  # the largest integer PyTorch and NumPy take as a size, a count or a seed
+
+
+def integer(value: str) -> int:
+    """An integer option's value (argparse type): beyond INT_MAX it is refused here, naming
+    the option, not by PyTorch as "Overflow when unpacking long long" (`--batch-size 1e20` was
+    that, after an epoch's training for `--eval-batch-size`)."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {value!r}") from None
+    if abs(number) > INT_MAX:
+        raise argparse.ArgumentTypeError(f"{value} is beyond the largest integer, {INT_MAX}")
+    return number
 
 
 def text(value: str) -> str:

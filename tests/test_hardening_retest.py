@@ -344,3 +344,17 @@ def test_gradcheck_refuses_a_step_that_measures_nothing(h):
     with pytest.raises(ValueError, match=r"is outside \[1e-12, 1\]"):
         gradcheck(DeepNeuralNetwork([2, 3, 2]), X, np.array([0, 1, 0, 1, 1]), h=h)
 
+
+
+# 12. Any integer option beyond a 64-bit integer is refused by its parser (`config.integer`),
+# naming the option; `1_000` stays Python's integer syntax.
+@pytest.mark.parametrize("argv", [
+    ("train", "--passes", 10**20), ("train", "--batch-size", -(10**20)),
+    ("gradcheck", "--samples", 10**20), ("study", "--vary", "width=2", "--jobs", 10**20),
+    ("reproduce", "--jobs", 10**20),
+])
+def test_an_integer_beyond_64_bits_is_refused_by_its_parser(capsys, tmp_path, monkeypatch,
+                                                            argv):
+    monkeypatch.chdir(tmp_path)
+    err = refused(capsys, tmp_path, *argv)
+    assert f"argument {argv[-2]}: {argv[-1]} is beyond the largest integer" in err

@@ -26,7 +26,7 @@ from backproplab.errors import BackproplabError, require
 
 
 def add_arguments(parser):
-    parser.add_argument("--seeds", type=int, default=1,
+    parser.add_argument("--seeds", type=flags.integer, default=1,
                         help="seeds per setting, 0..N-1 (default: 1)")
     parser.add_argument("--out", default="compare-cnn", metavar="DIR", type=flags.text,
                         help="output folder (default: compare-cnn)")

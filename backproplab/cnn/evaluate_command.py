@@ -17,7 +17,7 @@ def add_arguments(parser):
                         help="model.pt written by --save-model, or a checkpoint.pt")
     parser.add_argument("--device", default="auto", type=flags.text,
                         help="auto, cpu, cuda, cuda:N (default: auto)")
-    parser.add_argument("--batch-size", type=int, default=1000,
+    parser.add_argument("--batch-size", type=flags.integer, default=1000,
                         help="examples per batch (default: 1000)")
     flags.add_arguments(parser, DataConfig, skip=("train_limit", "val_size"))
 

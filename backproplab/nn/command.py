@@ -40,7 +40,7 @@ class TrainNetworkConfig:
     epsilon: float = field(default=defaults.EPSILON, metadata={"help": "learning rate"})
     passes: int = field(default=defaults.NUM_PASSES, metadata={"help": "gradient steps"})
     batch_size: int | None = field(default=None, metadata={
-        "help": "examples per step", "type": int, "show_default": "full batch"})
+        "help": "examples per step", "type": config.integer, "show_default": "full batch"})
     momentum: float = field(default=0.0, metadata={"help": "momentum"})
     lr_decay: float = field(default=0.0, metadata={"help": "step = epsilon / (1 + decay * i)"})
     out: str = field(default="boundary.png", metadata={"help": "figure (.png, .svg or .pdf)"})

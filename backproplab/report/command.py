@@ -26,7 +26,8 @@ class ReproduceConfig:
     out: str = field(default="reproduce-out", metadata={
         "metavar": "DIR", "help": "output folder (new, empty, or an earlier run to resume)"})
     jobs: int | None = field(default=None, metadata={
-        "type": int, "show_default": "all cores", "help": "worker processes for the studies"})
+        "type": config.integer, "show_default": "all cores",
+        "help": "worker processes for the studies"})
     data_dir: str | None = field(default=None, metadata={
         "metavar": "DIR", "help": "folder with MNIST's four IDX files (else $BACKPROPLAB_DATA, "
         "the user cache, a download, or the bundled subset)"})

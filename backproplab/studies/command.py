@@ -42,7 +42,7 @@ class StudyConfig:
     passes: int = field(default=PASSES, metadata={"help": "gradient-descent passes"})
     jobs: int = field(default=None, metadata={
         "help": "worker processes (--backend ray: the CPUs of a Ray instance started here)",
-        "type": int, "show_default": "all cores"})
+        "type": config.integer, "show_default": "all cores"})
     out: str = field(default=None, metadata={"help": "output folder", "metavar": "DIR",
                                              "show_default": "studies/NAME"})
     first_seed: int = field(default=0, metadata={"help": "seeds are first-seed, first-seed+1, ..."})

@@ -93,11 +93,18 @@ def test_a_checkpoint_interrupted_mid_epoch_passes_the_state_check(small_run, tm
     assert small_run("mid", epochs=2, resume=True).resumed
 
 
-# 2. Numbers at their edges: seeds out of NumPy's range, negative, or beyond a 64-bit integer
-# (torch's "Overflow when unpacking long long" before) and --threads far beyond any machine
-# (PyTorch crashed with SIGSEGV at 100000) are refused, naming the option.
+# 2. Numbers at their edges: seeds out of NumPy's range or negative, any integer option beyond a
+# 64-bit integer (`config.integer`; torch's "Overflow when unpacking long long" before, for
+# --eval-batch-size after an epoch's training) and --threads far beyond any machine (PyTorch
+# crashed with SIGSEGV at 100000) are refused, naming the option.
 @pytest.mark.parametrize("flag,value,says", [
-    ("--seed", "99999999999999999999999", "--seed=99999999999999999999999: seeds go from 0"),
+    ("--seed", str(2**62), f"--seed={2**62}: seeds go from 0"),
+    ("--seed", "99999999999999999999999", "argument --seed: 99999999999999999999999 is beyond "
+     "the largest integer, 9223372036854775807"),
+    ("--batch-size", "99999999999999999999", "argument --batch-size: 99999999999999999999 is "
+     "beyond the largest integer"),
+    ("--eval-batch-size", "99999999999999999999", "argument --eval-batch-size: "
+     "99999999999999999999 is beyond the largest integer"),
     ("--seed", "-1", "--seed=-1 must be >= 0"),
     ("--seed", "4294967295", "seeds go from 0 to 4294957295"),
     ("--threads", "100000", "--threads 100000 is more than 1024"),
@@ -199,3 +206,9 @@ def test_a_resumed_runs_own_files_are_checked_before_any_work(capsys, finished, 
     assert "epoch" not in err.split("error:")[0]  # no bar: refused before training
     if kind == "a symbolic link":
         assert (tmp_path / "victim").read_text() == "keep"
+
+
+def test_evaluate_cnn_batch_size_beyond_an_integer_is_refused(capsys, finished, fixture_dir):
+    err = one_line_error(capsys, "evaluate-cnn", finished / "checkpoint.pt", "--data-dir",
+                         fixture_dir, "--device", "cpu", "--batch-size", 10**20)
+    assert "argument --batch-size: 100000000000000000000 is beyond the largest integer" in err
