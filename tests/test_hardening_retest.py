@@ -358,3 +358,29 @@ def test_an_integer_beyond_64_bits_is_refused_by_its_parser(capsys, tmp_path, mo
     monkeypatch.chdir(tmp_path)
     err = refused(capsys, tmp_path, *argv)
     assert f"argument {argv[-2]}: {argv[-1]} is beyond the largest integer" in err
+
+
+# 13. The playground on a loopback address accepts a WebSocket only for a Host of this
+# machine's loopback names: a page of another site whose name resolves to 127.0.0.1 (DNS
+# rebinding) sent an Origin and a Host that agreed, and trained here.
+@pytest.mark.parametrize("host,accepted", [
+    ("127.0.0.1:8000", True), ("localhost:8000", True), ("[::1]:8000", True),
+    ("evil.example:8000", False), ("127.0.0.1.evil.example:8000", False),
+])
+def test_a_local_playground_refuses_a_rebound_host(host, accepted):
+    pytest.importorskip("starlette")
+    from starlette.testclient import TestClient
+    from starlette.websockets import WebSocketDisconnect
+
+    from backproplab.playground.server import create_app
+
+    with TestClient(create_app(max_sessions=2, local_only=True), base_url=f"http://{host}") as c:
+        headers = {"origin": f"http://{host}", "host": host}
+        if accepted:
+            with c.websocket_connect("/ws", headers=headers) as ws:
+                kinds = [json.loads(ws.receive_text())["type"] for _ in range(3)]
+                assert kinds[0] == "hello" and "frame" in kinds  # the session is running
+        else:
+            with pytest.raises(WebSocketDisconnect):
+                with c.websocket_connect("/ws", headers=headers) as ws:
+                    ws.receive_text()

@@ -66,7 +66,7 @@ def run(args) -> int:
 
             threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
 
-    app = create_app(cfg.max_sessions, on_startup=ready)
+    app = create_app(cfg.max_sessions, on_startup=ready, local_only=cfg.host in LOCAL_HOSTS)
     server = uvicorn.Server(uvicorn.Config(
         app, log_level="warning", ws_max_size=4 * MAX_MESSAGE, ws="websockets-sansio",
         timeout_graceful_shutdown=2))

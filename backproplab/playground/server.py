@@ -37,8 +37,12 @@ log = logging.getLogger("backproplab.playground")
 STATIC = resources.files("backproplab.playground") / "static"
 
 
-def create_app(max_sessions: int = MAX_SESSIONS, on_startup=None) -> Starlette:
-    """The app; `on_startup()` runs once the server listens (opening the browser)."""
+def create_app(max_sessions: int = MAX_SESSIONS, on_startup=None,
+               local_only: bool = False) -> Starlette:
+    """The app; `on_startup()` runs once the server listens (opening the browser).
+    `local_only` (a server on a loopback address): a WebSocket is accepted only for a Host of
+    this machine's own names, so that a page of another site whose name was made to resolve to
+    127.0.0.1 (DNS rebinding: its Origin and Host then agree) cannot train here."""
     sessions: set[Session] = set()
     hello = json.dumps({"type": "hello", "figures": figure_menu(), "limits": LIMITS,
                         "max_sessions": max_sessions, "choices": messages.choices(),
@@ -48,7 +52,7 @@ def create_app(max_sessions: int = MAX_SESSIONS, on_startup=None) -> Starlette:
         return FileResponse(str(STATIC / "index.html"), headers={"Cache-Control": "no-store"})
 
     async def stream(ws: WebSocket):
-        if not _same_origin(ws):
+        if not _same_origin(ws) or (local_only and not _local_host(ws)):
             log.warning("refused a WebSocket from origin %s", ws.headers.get("origin"))
             await ws.close(code=1008)
             return
@@ -111,6 +115,15 @@ async def _send(ws: WebSocket, outbox: asyncio.Queue, session: Session):
                 session.frame_sent()
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass  # the tab is gone; the receiving side ends the session
+
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+
+
+def _local_host(ws: WebSocket) -> bool:
+    """The Host header names this machine by a loopback name (any port)."""
+    name = urlsplit(f"//{ws.headers.get('host', '')}").hostname or ""
+    return name in LOOPBACK_NAMES
 
 
 def _same_origin(ws: WebSocket) -> bool:
