@@ -446,18 +446,24 @@ def boundary_figure(spec, results, summary):
     return fig
 
 
+LOSS_CURVES = 10  # seeds drawn per panel of the loss figure (thousands would take minutes)
+
+
 def loss_figure(spec, results):
     nrows, ncols = grid_shape(spec)
     fig, axes = figure(nrows, ncols, size=(3.6, 2.8), sharey=True)
     for ax, r in zip(axes.flat, results):
+        shown = r.networks[:LOSS_CURVES]
         # Seeds trained apart may stop (diverge) at different passes: the longest record is x.
-        x = max((n.curves.passes for n in r.networks), key=len)
-        curves = {f"seed {n.seed}": _plottable(n.curves.loss, len(x)) for n in r.networks}
+        x = max((n.curves.passes for n in shown), key=len)
+        curves = {f"seed {n.seed}": _plottable(n.curves.loss, len(x)) for n in shown}
         plot_curves(ax, x, curves, title=r.label, logy=True)
     _one_legend(axes.flat)
     for ax in axes.flat[len(results):]:
         ax.set_visible(False)
-    suptitle(fig, f"{spec.name}: training loss, one line per seed")
+    seeds = len(results[0].networks) if results else 0
+    suptitle(fig, f"{spec.name}: training loss, one line per seed"
+             + (f" (the first {LOSS_CURVES} of {seeds})" if seeds > LOSS_CURVES else ""))
     return fig
 
 

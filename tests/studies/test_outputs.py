@@ -92,3 +92,16 @@ def test_a_large_grids_figures_are_laid_out_as_its_grid_without_the_slow_layout(
         title = fig.texts[0].get_window_extent().y0
         assert all(ax.title.get_window_extent().y1 < title for ax in axes)
     assert (tmp_path / "diagnostics.png").is_file()
+
+
+def test_the_loss_figure_draws_at_most_loss_curves_seeds_a_panel(tmp_path):
+    """Thousands of seeds train in seconds; a line (and a legend entry) for each took minutes."""
+    from backproplab.studies import StudySpec, run_study
+    from backproplab.studies.outputs import LOSS_CURVES, loss_figure
+
+    spec = StudySpec("many", "moons", (2, 3, 2), vary={"activation": ["tanh", "relu"]})
+    result = run_study(spec, tmp_path, seeds=LOSS_CURVES + 3, passes=20, jobs=1, progress=False,
+                       log=None)
+    fig = loss_figure(spec, result.settings)
+    assert [len(ax.lines) for ax in fig.axes] == [LOSS_CURVES, LOSS_CURVES]
+    assert f"(the first {LOSS_CURVES} of {LOSS_CURVES + 3})" in fig.texts[0].get_text()
