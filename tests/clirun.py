@@ -21,3 +21,12 @@ def one_line_error(capsys, *argv) -> str:
     assert code == 2, err
     assert err.count("\n") == 1 and "Traceback" not in err, err
     return err
+
+
+def refused(capsys, tmp_path, *argv) -> str:
+    """stderr of a command refused in one line (exit 2) before it wrote anything in tmp_path."""
+    code, out, err = cli(capsys, *argv)
+    assert code == 2, (out, err)
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert not any(tmp_path.iterdir()), list(tmp_path.iterdir())  # nothing written
+    return err

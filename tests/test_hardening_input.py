@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from clirun import cli
+from clirun import cli, refused
 
 from backproplab import config
 from backproplab.checks import MEMORY_LIMIT, memory_estimate
@@ -20,14 +20,6 @@ from backproplab.nn.gradcheck import gradcheck
 from backproplab.nn.network import DeepNeuralNetwork, NeuralNetwork
 
 MNIST = Path(__file__).resolve().parent / "fixtures" / "mnist"
-
-
-def refused(capsys, tmp_path, *argv) -> str:
-    code, out, err = cli(capsys, *argv)
-    assert code == 2, (out, err)
-    assert err.count("\n") == 1 and "Traceback" not in err, err
-    assert not any(tmp_path.iterdir()), list(tmp_path.iterdir())  # nothing written
-    return err
 
 
 # 1. --dims: empty lists and empty items are refused, never skipped or defaulted.

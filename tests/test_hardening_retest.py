@@ -18,20 +18,12 @@ import shutil
 
 import numpy as np
 import pytest
-from clirun import cli
+from clirun import cli, refused
 
 from backproplab.checks import SEED_MAX
 from backproplab.datasets import heldout_sample, load_dataset
 from backproplab.nn.network import DeepNeuralNetwork
 from backproplab.playground.messages import MessageError, parse_message
-
-
-def refused(capsys, tmp_path, *argv) -> str:
-    code, out, err = cli(capsys, *argv)
-    assert code == 2, (out, err)
-    assert err.count("\n") == 1 and "Traceback" not in err, err
-    assert not any(tmp_path.iterdir()), list(tmp_path.iterdir())  # nothing written
-    return err
 
 
 # 1. Seeds: 0 .. SEED_MAX everywhere (a held-out sample draws from seed + 10,000). Before,
