@@ -37,6 +37,15 @@ log = logging.getLogger("backproplab.playground")
 STATIC = resources.files("backproplab.playground") / "static"
 
 
+def _post(loop, outbox, item) -> None:
+    """Hand a session thread's message to its connection's event loop; dropped when that loop
+    has closed (the server stopped while the session was still making a frame)."""
+    try:
+        loop.call_soon_threadsafe(outbox.put_nowait, item)
+    except RuntimeError:  # "Event loop is closed": nobody is left to read it
+        pass
+
+
 def create_app(max_sessions: int = MAX_SESSIONS, on_startup=None,
                local_only: bool = False) -> Starlette:
     """The app; `on_startup()` runs once the server listens (opening the browser).
@@ -66,8 +75,7 @@ def create_app(max_sessions: int = MAX_SESSIONS, on_startup=None,
         await ws.send_text(hello)
         loop = asyncio.get_running_loop()
         outbox: asyncio.Queue = asyncio.Queue()
-        session = Session(lambda text, is_frame: loop.call_soon_threadsafe(
-            outbox.put_nowait, (text, is_frame)))
+        session = Session(lambda text, is_frame: _post(loop, outbox, (text, is_frame)))
         session.start()
         sessions.add(session)
         sender = asyncio.create_task(_send(ws, outbox, session))

@@ -96,3 +96,17 @@ def test_a_websocket_from_another_site_is_refused(client):
     with pytest.raises(WebSocketDisconnect):
         with client.websocket_connect("/ws", headers={"origin": "http://evil.example"}) as ws:
             ws.receive_text()
+
+
+def test_a_message_after_the_event_loop_closed_is_dropped_not_raised():
+    # A session thread finishing a frame after the server's loop closed raised "Event loop is
+    # closed" in its thread (a traceback on stderr).
+    import asyncio
+
+    from backproplab.playground.server import _post
+
+    loop = asyncio.new_event_loop()
+    outbox: asyncio.Queue = asyncio.Queue()
+    loop.close()
+    _post(loop, outbox, ("{}", False))
+    assert outbox.empty()
