@@ -15,7 +15,9 @@ from conftest import file_names, study_numbers
 
 from backproplab.studies import StudySpec, run_study
 
-STUDY = ["--vary", "width=2,3,4,5", "--seeds", "2", "--passes", "1500"]
+# Stacks long enough (about a second each) that the head node's worker cannot take them all
+# before the second node's worker has started: with 0.1 s stacks they sometimes all ran on one.
+STUDY = ["--vary", "width=2,3,4,5", "--seeds", "2", "--passes", "12000"]
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +46,7 @@ def test_a_study_spreads_over_both_nodes_with_the_local_numbers(cluster, tmp_pat
     assert done.returncode == 0, done.stderr
     spec = StudySpec("custom", "moons", (2, 3, 2), vary={"width": [2, 3, 4, 5]},
                      title="custom grid on moons")
-    run_study(spec, tmp_path / "local", seeds=2, passes=1500, jobs=2, progress=False, log=None)
+    run_study(spec, tmp_path / "local", seeds=2, passes=12000, jobs=2, progress=False, log=None)
     assert file_names(tmp_path / "ray") == file_names(tmp_path / "local")
     assert study_numbers(tmp_path / "ray") == study_numbers(tmp_path / "local")
     meta = json.loads((tmp_path / "ray" / "study.json").read_text())
