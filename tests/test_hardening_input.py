@@ -42,6 +42,13 @@ def test_int_list_still_parses_good_lists():
     assert config.int_list(" 2, 3 ,2 ") == [2, 3, 2]
 
 
+def _out(command, tmp_path) -> list:
+    """The --out a command writes to (a figure for train, a folder for study; gradcheck none)."""
+    if command == "gradcheck":
+        return []
+    return ["--out", tmp_path / ("b.png" if command == "train" else "s")]
+
+
 # 2. A network without hidden layers is refused everywhere, with the same message.
 @pytest.mark.parametrize("argv", [
     ["train", "--dims", "2,2"],
@@ -52,8 +59,7 @@ def test_int_list_still_parses_good_lists():
     ["study", "--vary", "dims=2-2,2-3-2"],
 ])
 def test_networks_without_a_hidden_layer_are_refused_everywhere(argv, capsys, tmp_path):
-    out = ["--out", tmp_path / ("b.png" if argv[0] == "train" else "s")]
-    err = refused(capsys, tmp_path, *argv, *(out if argv[0] != "gradcheck" else []))
+    err = refused(capsys, tmp_path, *argv, *_out(argv[0], tmp_path))
     assert "has no hidden layer" in err
 
 
@@ -88,8 +94,7 @@ def test_gradcheck_refuses_a_bad_threshold(value, message, capsys, tmp_path):
     ["study", "--vary", "width=3,1000000000"],
 ])
 def test_sizes_beyond_memory_are_refused_with_the_estimate(argv, capsys, tmp_path):
-    out = ["--out", tmp_path / ("b.png" if argv[0] == "train" else "s")]
-    err = refused(capsys, tmp_path, *argv, *(out if argv[0] != "gradcheck" else []))
+    err = refused(capsys, tmp_path, *argv, *_out(argv[0], tmp_path))
     assert "GiB of float64 arrays needed" in err and "GiB allowed" in err
 
 
